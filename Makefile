@@ -1,0 +1,40 @@
+# Quick start: `make demo` and `make test` work on a fresh machine with Python 3.11 and make.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint typecheck pytest demo bench emulator clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check target_zoho_crm tests $(wildcard bench)
+	$(BIN)/ruff format --check target_zoho_crm tests $(wildcard bench)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy target_zoho_crm
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m demo.run
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+emulator: $(STAMP)
+	$(BIN)/zoho-crm-emulator --host 127.0.0.1 --port 8765
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info demo/.meltano

@@ -1,0 +1,98 @@
+"""`/__emulator__/...`: look inside and steer the emulator over HTTP (never Zoho's paths).
+
+These calls need no token, are never charged and never appear in the call log. Routes:
+`GET records/{module}`, `POST seed/{module}`, `GET calls`, `GET credits`, `GET|POST|DELETE faults`,
+`GET|POST latency`, `POST reset`, `POST expire-tokens`, `GET health`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from .faults import FaultSpecError
+from .state import EmulatorState
+
+if TYPE_CHECKING:
+    from .records import RecordService
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def credits_snapshot(state: EmulatorState) -> dict[str, Any]:
+    return {
+        "used": state.credits.used,
+        "remaining": state.credits.remaining,
+        "budget": state.credits.budget,
+        "edition": state.config.edition,
+        "concurrency_limit": state.gate.limit,
+        "sub_concurrency_limit": state.gate.sub_limit,
+        "in_flight": state.gate.in_flight,
+        "peak_in_flight": state.gate.peak,
+    }
+
+
+class Introspection:
+    """Handles every `/__emulator__/` request."""
+
+    def __init__(self, state: EmulatorState, records: RecordService) -> None:
+        self.state = state
+        self.records = records
+
+    def handle(self, request: Request) -> Response:
+        parts = [p for p in request.path.split("/") if p][1:]
+        method = request.method
+        head = parts[0] if parts else ""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError:
+            return _json({"error": "body is not JSON"}, 400)
+        state = self.state
+        if head == "health" and method == "GET":
+            return _json({"status": "ok", "url": state.url, "edition": state.config.edition})
+        if head == "records" and len(parts) == 2 and method == "GET":
+            recs = self.records.records(parts[1])
+            return _json({"module": parts[1], "count": len(recs), "records": recs})
+        if head == "seed" and len(parts) == 2 and method == "POST":
+            items = body.get("data") if isinstance(body, dict) and "data" in body else body
+            if isinstance(items, dict):
+                items = [items]
+            if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+                return _json({"error": 'send a record object, a list of them, or {"data": [...]}'}, 400)
+            ids = [self.records.add_record(parts[1], r) for r in items]
+            return _json({"ids": ids}, 201)
+        if head == "calls" and method == "GET":
+            return _json({"calls": state.calls.all()})
+        if head == "credits" and method == "GET":
+            return _json(credits_snapshot(state))
+        if head == "faults":
+            if method == "GET":
+                return _json(state.faults.describe())
+            if method == "POST":
+                try:
+                    state.faults.set(body)
+                except FaultSpecError as exc:
+                    return _json({"error": str(exc)}, 400)
+                return _json(state.faults.describe())
+            if method == "DELETE":
+                state.faults.clear()
+                return _json(state.faults.describe())
+        if head == "latency":
+            if method == "POST":
+                value = body.get("latency_ms") if isinstance(body, dict) else None
+                if not isinstance(value, int) or value < 0:
+                    return _json({"error": "latency_ms must be a non-negative integer"}, 400)
+                state.latency_ms = value
+            if method in ("GET", "POST"):
+                return _json({"latency_ms": state.latency_ms})
+        if head == "reset" and method == "POST":
+            state.reset()
+            return _json({"status": "reset"})
+        if head == "expire-tokens" and method == "POST":
+            state.tokens.expire_all()
+            return _json({"status": "expired"})
+        return _json({"error": f"no introspection route {method} {request.path}"}, 404)

@@ -1,0 +1,241 @@
+"""The emulator's shared state: config, tokens, records, call log, credits, concurrency, faults.
+
+One `EmulatorState` is shared by every request thread, the Python helpers of `ZohoEmulator` and the
+bulk-write service; each part guards itself with its own lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from .faults import FaultPlan
+from .limits import DEFAULT_LICENSES, EDITIONS, ConcurrencyGate, CreditMeter
+from .scopes import DEFAULT_SCOPES, parse_scopes
+from .store import RecordStore
+
+DEFAULT_CLIENT_ID = "1000.EMULATOR0CLIENT0ID"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"
+DEFAULT_REFRESH_TOKEN = "1000.emulator.refresh.token"
+DEFAULT_GRANT_CODE = "1000.emulator.grant.code"
+DEFAULT_TOKEN_TTL = 3600.0
+VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
+
+
+class Catalog(Protocol):
+    """What the emulator reads from `emulator.metadata.Catalog` (see docs/ARCHITECTURE.md)."""
+
+    version: str
+    org: dict[str, Any]
+    users: list[dict[str, Any]]
+
+    def modules(self) -> list[dict[str, Any]]: ...
+    def module(self, api_name: str) -> dict[str, Any] | None: ...
+    def fields(self, api_name: str) -> list[dict[str, Any]]: ...
+    def layouts(self, api_name: str) -> list[dict[str, Any]]: ...
+    def system_duplicate_fields(self, api_name: str) -> list[str]: ...
+
+
+CatalogLoader = Callable[[str], Catalog]
+
+
+def default_catalog_loader(modules_json: str | None = None, fields_dir: str | None = None) -> CatalogLoader:
+    """`load_catalog` from the metadata package, with the user's exported JSON files if given."""
+
+    def load(version: str) -> Catalog:
+        from .metadata import load_catalog
+
+        return load_catalog(version, modules_json=modules_json, fields_dir=fields_dir)
+
+    return load
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything settable at start (CLI flags / `ZohoEmulator(...)` keywords)."""
+
+    edition: str = "enterprise"
+    credits: int | None = None  # daily budget override; None → the edition's formula
+    licenses: int = DEFAULT_LICENSES
+    latency_ms: int = 0
+    token_ttl: float = DEFAULT_TOKEN_TTL
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    refresh_token: str = DEFAULT_REFRESH_TOKEN
+    grant_code: str = DEFAULT_GRANT_CODE
+    scopes: str = ",".join(DEFAULT_SCOPES)  # granted to the configured refresh token and grant code
+    db_path: str | None = None
+    modules_json: str | None = None
+    fields_dir: str | None = None
+    bulk_rows_per_second: int = 50_000
+    faults: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.edition not in EDITIONS:
+            raise ValueError(f"edition must be one of {sorted(EDITIONS)}, got {self.edition!r}")
+
+    @property
+    def daily_credits(self) -> int:
+        if self.credits is not None:
+            return self.credits
+        return EDITIONS[self.edition].daily_credits(self.licenses)
+
+
+class TokenStore:
+    """Refresh tokens, single-use grant codes and access tokens with expiry and scopes; thread-safe."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._lock = threading.Lock()
+        self.ttl = config.token_ttl
+        self.default_scopes = parse_scopes(config.scopes)
+        self._refresh: dict[str, frozenset[str]] = {config.refresh_token: self.default_scopes}
+        self._grant_codes: dict[str, frozenset[str]] = {config.grant_code: self.default_scopes}
+        self._access: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def issue_access(self, scopes: frozenset[str] | None = None) -> str:
+        token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        with self._lock:
+            self._access[token] = (time.monotonic() + self.ttl, scopes or self.default_scopes)
+        return token
+
+    def issue_refresh(self, scopes: frozenset[str]) -> str:
+        token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        with self._lock:
+            self._refresh[token] = scopes
+        return token
+
+    def use_grant_code(self, code: str) -> frozenset[str] | None:
+        """The code's scopes, once: grant codes are single use."""
+        with self._lock:
+            return self._grant_codes.pop(code, None)
+
+    def add_grant_code(self, code: str, scopes: frozenset[str] | None = None) -> None:
+        with self._lock:
+            self._grant_codes[code] = scopes or self.default_scopes
+
+    def refresh_scopes(self, token: str) -> frozenset[str] | None:
+        """The refresh token's scopes, or None when it is unknown or revoked."""
+        with self._lock:
+            return self._refresh.get(token)
+
+    def revoke_refresh(self, token: str) -> bool:
+        with self._lock:
+            return self._refresh.pop(token, None) is not None
+
+    def access_scopes(self, token: str) -> frozenset[str] | None:
+        """The token's scopes while it is valid; None when unknown or expired."""
+        with self._lock:
+            entry = self._access.get(token)
+            if entry is None or entry[0] <= time.monotonic():
+                return None
+            return entry[1]
+
+    def access_valid(self, token: str) -> bool:
+        return self.access_scopes(token) is not None
+
+    def expire_all(self) -> None:
+        with self._lock:
+            for token, (_, scopes) in self._access.items():
+                self._access[token] = (0.0, scopes)
+
+
+class CallLog:
+    """Every Zoho call (never introspection): method, path, status, records, credits, fault."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._calls.append(entry)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._calls]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+@dataclass
+class EmulatorState:
+    """Shared by the WSGI app, RecordService, BulkService and the Python/HTTP introspection APIs."""
+
+    config: EmulatorConfig = field(default_factory=EmulatorConfig)
+    catalog_loader: CatalogLoader | None = None
+    url: str = ""  # base URL, set once the server is bound
+
+    def __post_init__(self) -> None:
+        if self.catalog_loader is None:
+            self.catalog_loader = default_catalog_loader(self.config.modules_json, self.config.fields_dir)
+        self.tokens = TokenStore(self.config)
+        self.store = RecordStore(self.config.db_path)
+        self.calls = CallLog()
+        self.credits = CreditMeter(self.config.daily_credits)
+        self.gate = ConcurrencyGate(EDITIONS[self.config.edition].concurrency)
+        self.faults = FaultPlan()
+        if self.config.faults:
+            self.faults.set(self.config.faults)
+        self.latency_ms = self.config.latency_ms
+        self._catalogs: dict[str, Catalog] = {}
+        self._catalog_lock = threading.Lock()
+        self._ids = itertools.count(self._first_id_counter())
+        self._id_lock = threading.Lock()
+        self.extras: dict[str, Any] = {}  # scratch space for other services (e.g. bulk jobs)
+
+    # --- metadata -------------------------------------------------------------------------------------
+    def catalog(self, version: str) -> Catalog:
+        with self._catalog_lock:
+            cat = self._catalogs.get(version)
+            if cat is None:
+                assert self.catalog_loader is not None
+                cat = self._catalogs[version] = self.catalog_loader(version)
+            return cat
+
+    def primary_user(self, version: str = "v8") -> dict[str, Any]:
+        users = self.catalog(version).users
+        if users:
+            return users[0]
+        return {"id": "5725767000000411001", "full_name": "Emulator Admin", "email": "admin@example.com"}
+
+    # --- ids and clock ----------------------------------------------------------------------------------
+    ID_PREFIX = 5725767
+
+    def _first_id_counter(self) -> int:
+        highest = 1_000_000
+        for rid in self.store.all_ids():
+            if rid.isdigit() and len(rid) == 19 and rid.startswith(str(self.ID_PREFIX)):
+                highest = max(highest, int(rid[7:]) + 1)
+        return highest
+
+    def new_id(self) -> str:
+        """A Zoho-like 19-digit record id (org prefix + counter), unique for this store."""
+        with self._id_lock:
+            return f"{self.ID_PREFIX}{next(self._ids):012d}"
+
+    def now(self, version: str = "v8") -> str:
+        """Current time in the org's time zone, Zoho's `yyyy-MM-ddTHH:mm:ss±HH:mm` format."""
+        tz_name = self.catalog(version).org.get("time_zone") or "UTC"
+        try:
+            tz: Any = ZoneInfo(tz_name)
+        except Exception:
+            tz = timezone.utc
+        return datetime.now(tz).replace(microsecond=0).isoformat()
+
+    # --- run-time controls ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Records, calls, credits and faults back to empty (tokens stay valid)."""
+        self.store.clear()
+        self.calls.clear()
+        self.credits.reset()
+        self.faults.clear()
+        self.extras.clear()

@@ -1,0 +1,267 @@
+"""COQL over the emulator's records: the subset a loader uses to find existing ids by key.
+
+Behaviour follows Zoho's Query API pages: overview and syntax
+(https://www.zoho.com/crm/developer/docs/api/v8/Get-Records-through-COQL-Query.html,
+https://www.zoho.com/developer/docs/vertical-solutions/api/v4/COQL-Overview.html) and limitations
+(https://zoho.com/crm/developer/docs/api/v2/COQL-Limitations.html,
+https://zoho.com/crm/developer/docs/api/v8/COQL-Limitations.html): `in` up to 50 values, brackets for
+more than two criteria, default LIMIT 200, 2000 rows per call from v4, 204 when nothing matches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from target_zoho_crm.emulator import ZohoEmulator
+from target_zoho_crm.emulator.coql import CoqlError, parse, row_limits, run_query
+from target_zoho_crm.emulator.metadata import load_catalog
+
+from .conftest import Api
+
+ACME, ZYLKER = "5725767000001000001", "5725767000001000002"
+
+
+def _store(catalog: Any) -> dict[str, list[dict[str, Any]]]:
+    owner = {"id": catalog.users[0]["id"], "name": catalog.users[0]["full_name"]}
+    other = {"id": catalog.users[1]["id"], "name": catalog.users[1]["full_name"]}
+    return {
+        "Accounts": [
+            {
+                "id": ACME,
+                "Account_Name": "Acme",
+                "Annual_Revenue": 5000.0,
+                "Employees": 12,
+                "Owner": owner,
+                "Created_Time": "2024-03-01T10:00:00+05:30",
+            },
+            {
+                "id": ZYLKER,
+                "Account_Name": "Zylker",
+                "Annual_Revenue": 90000.5,
+                "Employees": 300,
+                "Owner": other,
+                "Created_Time": "2025-03-01T10:00:00-08:00",
+            },
+        ],
+        "Contacts": [
+            {
+                "id": "5725767000001000010",
+                "Last_Name": "O'Leary",
+                "Email": "Mike@Acme.com",
+                "Owner": owner,
+                "Account_Name": {"id": ACME, "name": "Acme"},
+                "Date_of_Birth": "1980-05-01",
+                "Email_Opt_Out": True,
+            },
+            {
+                "id": "5725767000001000011",
+                "Last_Name": "Boyle",
+                "Email": "p.boyle@zylker.com",
+                "Owner": other,
+                "Account_Name": {"id": ZYLKER, "name": "Zylker"},
+                "Date_of_Birth": "1990-01-31",
+                "Email_Opt_Out": False,
+            },
+            {
+                "id": "5725767000001000012",
+                "Last_Name": "Nomail",
+                "Email": None,
+                "Owner": owner,
+                "Account_Name": None,
+                "Date_of_Birth": None,
+            },
+        ],
+        "Leads": [
+            {
+                "id": f"57257670000010{i:05d}",
+                "Last_Name": f"Lead {i}",
+                "Email": f"lead{i}@x.com",
+                "Interests": ["CRM"],
+            }
+            for i in range(250)
+        ],
+    }
+
+
+def q(query: str, version: str = "v4") -> tuple[list[dict[str, Any]], bool]:
+    cat = load_catalog(version)
+    data = _store(cat)
+    return run_query(query, version=version, catalog=cat, rows=lambda m: data.get(m, []))
+
+
+def ids(result: tuple[list[dict[str, Any]], bool]) -> list[str]:
+    return [r["id"][-2:] for r in result[0]]
+
+
+def err(query: str, version: str = "v4") -> CoqlError:
+    with pytest.raises(CoqlError) as info:
+        q(query, version)
+    return info.value
+
+
+def test_in_lookup_by_key_returns_id_and_ignores_case() -> None:
+    rows, more = q(
+        "select Email from Contacts where Email in ('mike@acme.com', 'P.BOYLE@zylker.com', 'no@x.com')"
+    )
+    assert rows == [
+        {"Email": "Mike@Acme.com", "id": "5725767000001000010"},
+        {"Email": "p.boyle@zylker.com", "id": "5725767000001000011"},
+    ]
+    assert more is False
+
+
+def test_keywords_are_case_insensitive_and_strings_escape_quotes() -> None:
+    assert ids(q("SELECT Last_Name FROM Contacts WHERE Last_Name = 'O\\'Leary' LIMIT 5")) == ["10"]
+    assert ids(q("Select Last_Name From Contacts Where Last_Name != 'Boyle'")) == ["10", "12"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [("'%zylker.com'", ["11"]), ("'mike%'", ["10"]), ("'%boyle@%'", ["11"]), ("'%nothing%'", [])],
+)
+def test_like_prefix_suffix_contains(pattern: str, expected: list[str]) -> None:
+    assert ids(q(f"select Email from Contacts where Email like {pattern}")) == expected
+
+
+def test_null_checks_and_comparisons() -> None:
+    assert ids(q("select id from Contacts where Email is null")) == ["12"]
+    assert ids(q("select id from Contacts where Email is not null")) == ["10", "11"]
+    assert ids(q("select id from Accounts where Annual_Revenue > 5000")) == ["02"]
+    assert ids(q("select id from Accounts where Employees <= 12")) == ["01"]
+    assert ids(q("select id from Accounts where Employees between 10 and 400")) == ["01", "02"]
+    assert ids(q("select id from Contacts where Date_of_Birth >= '1985-01-01'")) == ["11"]
+    assert ids(q("select id from Contacts where Email_Opt_Out = true")) == ["10"]
+    assert ids(q("select id from Accounts where Created_Time > '2024-06-01T00:00:00+00:00'")) == ["02"]
+    assert ids(q("select id from Accounts where Created_Time < '2024-06-01T00:00:00'")) == [
+        "01"
+    ]  # no offset: UTC
+    assert ids(q("select id from Leads where Interests = 'CRM' limit 2")) == ["00", "01"]
+
+
+def test_lookup_by_id_by_dot_id_and_by_joined_field() -> None:
+    assert ids(q(f"select id from Contacts where Account_Name = '{ZYLKER}'")) == ["11"]
+    assert ids(q(f"select id from Contacts where Account_Name.id in ('{ACME}')")) == ["10"]
+    rows, _ = q(
+        "select Last_Name, Account_Name.Account_Name from Contacts where Account_Name.Account_Name = 'zylker'"
+    )
+    assert rows == [
+        {"Last_Name": "Boyle", "Account_Name.Account_Name": "Zylker", "id": "5725767000001000011"}
+    ]
+    owner_email = load_catalog("v4").users[1]["email"]
+    assert ids(q(f"select id from Contacts where Owner.email = '{owner_email}'")) == ["11"]
+
+
+def test_lookup_values_are_id_objects_with_names_from_v7() -> None:
+    v4, _ = q("select Account_Name from Contacts where Last_Name = 'Boyle'", "v4")
+    v8, _ = q("select Account_Name from Contacts where Last_Name = 'Boyle'", "v8")
+    assert v4[0]["Account_Name"] == {"id": ZYLKER}
+    assert v8[0]["Account_Name"] == {"id": ZYLKER, "name": "Zylker"}
+
+
+def test_brackets_are_required_for_more_than_two_criteria() -> None:
+    e = err("select id from Contacts where Last_Name = 'a' or Last_Name = 'b' or Last_Name = 'Boyle'")
+    assert e.code == "SYNTAX_ERROR" and e.status == 400 and e.details["clause"] == "where"
+    nested = "select id from Contacts where ((Last_Name = 'a' or Last_Name = 'Boyle') or Email like 'mike%')"
+    assert ids(q(nested)) == ["10", "11"]
+    both = (
+        "select id from Contacts where (Email is not null and (Last_Name = 'Boyle' or Last_Name = 'Nomail'))"
+    )
+    assert ids(q(both)) == ["11"]
+
+
+def test_limit_offset_forms_and_more_records() -> None:
+    first, more = q("select id from Leads")
+    assert len(first) == 200 and more is True
+    page, more = q("select id from Leads limit 200 offset 200")
+    assert len(page) == 50 and more is False and page[0]["id"] == first[-1]["id"][:-3] + "200"
+    assert q("select id from Leads limit 10, 5")[0] == q("select id from Leads limit 5 offset 10")[0]
+    assert [r["id"][-3:] for r in q("select id from Leads limit 5, 2")[0]] == ["005", "006"]
+    desc, _ = q("select Account_Name from Accounts order by Annual_Revenue desc")
+    assert [r["Account_Name"] for r in desc] == ["Zylker", "Acme"]
+    asc, _ = q("select Account_Name from Accounts order by Account_Name")
+    assert [r["Account_Name"] for r in asc] == ["Acme", "Zylker"]
+
+
+def test_per_version_row_limits() -> None:
+    assert row_limits("v2") == (200, 10_000) and row_limits("v4") == (2000, 10_000)
+    assert row_limits("v8") == (2000, 100_000)
+    assert err("select id from Leads limit 201", "v2").code == "LIMIT_EXCEEDED"
+    assert len(q("select id from Leads limit 2000", "v4")[0]) == 250
+    assert err("select id from Leads limit 2001", "v4").code == "LIMIT_EXCEEDED"
+    assert err("select id from Leads limit 200 offset 10000", "v4").code == "LIMIT_EXCEEDED"
+    assert q("select id from Leads limit 200 offset 10000", "v8") == ([], False)
+
+
+def test_in_accepts_fifty_values_and_refuses_fifty_one() -> None:
+    fifty = ", ".join(f"'lead{i}@x.com'" for i in range(50))
+    assert len(q(f"select id from Leads where Email in ({fifty})")[0]) == 50
+    e = err(f"select id from Leads where Email in ({fifty}, 'one-more@x.com')")
+    assert (e.code, e.details["limit"]) == ("LIMIT_EXCEEDED", 50)
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "detail"),
+    [
+        ("select Emial from Contacts", "INVALID_QUERY", {"column_name": "Emial"}),
+        ("select id from Contacts where Nope = 'x'", "INVALID_QUERY", {"column_name": "Nope"}),
+        (
+            "select id from Contacts where Account_Name.Nope = 'x'",
+            "INVALID_QUERY",
+            {"column_name": "Account_Name.Nope"},
+        ),
+        ("select id from Nope", "INVALID_QUERY", {"column_name": "Nope"}),
+        ("select id from leads", "INVALID_QUERY", {"column_name": "leads"}),
+        ("select id from Accounts where Employees = 'many'", "INVALID_QUERY", {"column_name": "Employees"}),
+        ("select id from Contacts where Last_Name > 'a'", "INVALID_QUERY", {"operator": ">"}),
+        ("select id from Contacts where Account_Name like '1%'", "INVALID_QUERY", {"operator": "like"}),
+        ("select * from Contacts", "SYNTAX_ERROR", {"near": "*"}),
+        ("select id Contacts", "SYNTAX_ERROR", {"clause": "from"}),
+        ("select id from Contacts where Last_Name = 'open", "SYNTAX_ERROR", {}),
+        ("select id from Contacts where Last_Name = Boyle", "SYNTAX_ERROR", {"near": "Boyle"}),
+        ("select id, id from Contacts", "DUPLICATE_DATA", {"column_name": "id"}),
+        ("", "SYNTAX_ERROR", {}),
+    ],
+)
+def test_errors_in_zoho_shape(query: str, code: str, detail: dict[str, Any]) -> None:
+    e = err(query)
+    assert e.code == code and e.status == 400 and e.message
+    assert detail.items() <= e.details.items()
+
+
+def test_parse_shapes_limit_and_offset_defaults() -> None:
+    parsed = parse("select id from Leads")
+    assert (parsed.limit, parsed.offset, parsed.where) == (200, 0, None)
+    assert err("select id from Contacts where Email = '1' limit 0").code == "LIMIT_EXCEEDED"
+
+
+# --- over real HTTP -------------------------------------------------------------------------------------
+def test_coql_over_http(zoho: ZohoEmulator) -> None:
+    """204 with no body when nothing matches; data + info.more_records otherwise; errors as 400 JSON."""
+    api = Api(zoho, "v4")
+    try:
+        acme = zoho.add_record("Accounts", {"Account_Name": "Acme"})
+        for i in range(3):
+            zoho.add_record(
+                "Contacts", {"Last_Name": f"C{i}", "Email": f"c{i}@acme.com", "Account_Name": {"id": acme}}
+            )
+        empty = api.post("coql", json={"select_query": "select id from Contacts where Email = 'none@x.com'"})
+        assert empty.status_code == 204 and empty.content == b""
+
+        resp = api.post("coql", json={"select_query": "select Email, Account_Name from Contacts limit 2"})
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["info"] == {"count": 2, "more_records": True}
+        assert body["data"][0]["Account_Name"] == {"id": acme} and body["data"][0]["Email"] == "c0@acme.com"
+        last = api.post("coql", json={"select_query": "select Email from Contacts limit 2 offset 2"}).json()
+        assert last["info"] == {"count": 1, "more_records": False}
+
+        values = ", ".join(f"'k{i}@x.com'" for i in range(51))
+        over = api.post("coql", json={"select_query": f"select id from Contacts where Email in ({values})"})
+        assert over.status_code == 400 and over.json()["code"] == "LIMIT_EXCEEDED"
+        bad = api.post("coql", json={"select_query": "select Emial from Contacts"})
+        assert bad.status_code == 400
+        assert bad.json()["code"] == "INVALID_QUERY" and bad.json()["details"]["column_name"] == "Emial"
+    finally:
+        api.session.close()
