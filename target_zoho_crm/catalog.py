@@ -1,0 +1,293 @@
+"""Module catalog: which Zoho modules exist (`/settings/modules`), their fields (`/settings/fields`), and
+which module a stream loads into.
+
+Both metadata calls cost a credit each (reference §9.1), so they are made once per run and cached.
+Modules API: https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
+https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from target_zoho_crm.types import FieldMeta, ModuleInfo
+
+if TYPE_CHECKING:
+    from target_zoho_crm.http import ZohoClient
+
+# System-defined duplicate check fields (upsert page "How does the duplicate check work?",
+# https://www.zoho.com/crm/developer/docs/api/v4/upsert-records.html; reference §3). Custom modules: Name.
+SYSTEM_DUPLICATE_FIELDS: dict[str, list[str]] = {
+    "Leads": ["Email"],
+    "Contacts": ["Email"],
+    "Accounts": ["Account_Name"],
+    "Deals": ["Deal_Name"],
+    "Campaigns": ["Campaign_Name"],
+    "Cases": ["Subject"],
+    "Solutions": ["Solution_Title"],
+    "Products": ["Product_Name"],
+    "Vendors": ["Vendor_Name"],
+    "Price_Books": ["Price_Book_Name"],
+    "Quotes": ["Subject"],
+    "Sales_Orders": ["Subject"],
+    "Purchase_Orders": ["Subject"],
+    "Invoices": ["Subject"],
+}
+
+# Prefixes taps put before a table name: "public-leads" (tap-postgres), "dbo-leads", "db.schema.leads".
+_PREFIX_SEPARATORS = re.compile(r"[-.]")
+
+
+class UnknownStreamError(Exception):
+    """A stream matches no module that accepts records (or several); lists what it could have meant."""
+
+    def __init__(self, stream_name: str, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.stream_name = stream_name
+        self.candidates = candidates
+
+
+def normalize(name: str) -> str:
+    """Lower-case, without separators or Zoho's `__s` system suffix: 'Sales_Orders' → 'salesorders'."""
+    name = re.sub(r"__s$", "", name.strip())
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def singular_forms(key: str) -> set[str]:
+    """`key` plus the singular forms an English plural could come from (s / es / ies)."""
+    forms = {key}
+    if key.endswith("ies") and len(key) > 4:
+        forms.add(key[:-3] + "y")
+    if key.endswith("es") and len(key) > 3:
+        forms.add(key[:-2])
+    if key.endswith("s") and len(key) > 2:
+        forms.add(key[:-1])
+    return forms
+
+
+def stream_name_forms(stream_name: str) -> list[str]:
+    """Names to try for a stream, most specific first: the full name, then without a schema prefix."""
+    forms = [stream_name]
+    parts = [p for p in _PREFIX_SEPARATORS.split(stream_name) if p]
+    if len(parts) > 1:
+        forms.append(parts[-1])
+    tokens = [t for t in parts[-1].split("_") if t] if parts else []
+    for i in range(1, len(tokens)):
+        forms.append("_".join(tokens[i:]))  # "dbo_leads" → "leads"
+    return forms
+
+
+def _module_keys(module: dict[str, Any]) -> set[str]:
+    names = [
+        module.get("api_name"),
+        module.get("module_name"),
+        module.get("singular_label"),
+        module.get("plural_label"),
+        module.get("actual_singular_label"),
+        module.get("actual_plural_label"),
+    ]
+    return {normalize(str(n)) for n in names if n}
+
+
+def is_target_module(module: dict[str, Any]) -> bool:
+    """Only modules the API can create records in are load targets (not subforms, reports, ...)."""
+    return bool(module.get("api_supported", True)) and bool(module.get("creatable", False))
+
+
+class ModuleCatalog:
+    """The org's modules and fields for one API version, fetched once and shared by every sink."""
+
+    def __init__(self, client: ZohoClient, api_version: str) -> None:
+        self.client = client
+        self.api_version = api_version
+        self._lock = threading.Lock()
+        self._modules: list[dict[str, Any]] | None = None
+        self._infos: dict[str, ModuleInfo] = {}
+        self._module_locks: dict[str, threading.Lock] = {}
+
+    # ----------------------------------------------------------------------------------------------
+
+    def modules_raw(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._modules is None:
+                body = self.client.get_json("/settings/modules") or {}
+                self._modules = [m for m in body.get("modules") or [] if isinstance(m, dict)]
+            return self._modules
+
+    def module_names(self) -> list[str]:
+        """API names of the modules records can be written to."""
+        return [str(m["api_name"]) for m in self.modules_raw() if is_target_module(m) and m.get("api_name")]
+
+    def _raw(self, api_name: str) -> dict[str, Any] | None:
+        for m in self.modules_raw():
+            if m.get("api_name") == api_name:
+                return m
+        return None
+
+    # ----------------------------------------------------------------------------------------------
+
+    def resolve(self, stream_name: str, explicit: str | None = None) -> ModuleInfo:
+        """The module a stream loads into: `explicit` (streams.<name>.module) or matched by name."""
+        targets = [m for m in self.modules_raw() if is_target_module(m) and m.get("api_name")]
+        if explicit:
+            api_name = self._match_explicit(stream_name, explicit, targets)
+        else:
+            api_name = self._match_stream(stream_name, targets)
+        return self.module(api_name)
+
+    def _match_explicit(self, stream_name: str, explicit: str, targets: list[dict[str, Any]]) -> str:
+        names = [str(m["api_name"]) for m in targets]
+        if explicit in names:
+            return explicit
+        loose = [m for m in targets if normalize(explicit) in _module_keys(m)]
+        if len(loose) == 1:
+            return str(loose[0]["api_name"])
+        raw = self._raw(explicit)
+        why = "does not accept records through the API" if raw else "is not a module of this org"
+        raise UnknownStreamError(
+            stream_name,
+            f"streams.{stream_name}.module {explicit!r} {why} (API {self.api_version}). "
+            f"{self._suggest(explicit, targets)}",
+            self._closest(explicit, targets),
+        )
+
+    def _match_stream(self, stream_name: str, targets: list[dict[str, Any]]) -> str:
+        api_keys = {str(m["api_name"]): normalize(str(m["api_name"])) for m in targets}
+        all_keys = {str(m["api_name"]): _module_keys(m) for m in targets}
+        plural_keys = {
+            name: {form for key in keys for form in singular_forms(key)} for name, keys in all_keys.items()
+        }
+        for form in stream_name_forms(stream_name):
+            if form in api_keys:  # exact API name
+                return form
+            norm = normalize(form)
+            tiers: list[list[str]] = [
+                [name for name, key in api_keys.items() if key == norm],
+                [name for name, keys in all_keys.items() if norm in keys],
+                [name for name, keys in plural_keys.items() if singular_forms(norm) & keys],
+            ]
+            for hits in tiers:
+                if len(hits) == 1:
+                    return hits[0]
+                if len(hits) > 1:
+                    raise UnknownStreamError(
+                        stream_name,
+                        f"Stream {stream_name!r} matches several Zoho modules ({', '.join(sorted(hits))}): "
+                        f"set streams.{stream_name}.module to one of them.",
+                        sorted(hits),
+                    )
+        raise UnknownStreamError(
+            stream_name,
+            f"Stream {stream_name!r} matches no Zoho CRM module that accepts records (API "
+            f"{self.api_version}). {self._suggest(stream_name, targets)} Set "
+            f"streams.{stream_name}.module to load it into a module of another name.",
+            self._closest(stream_name, targets),
+        )
+
+    def _closest(self, name: str, targets: list[dict[str, Any]]) -> list[str]:
+        by_key: dict[str, str] = {}
+        for m in targets:
+            for key in _module_keys(m):
+                by_key.setdefault(key, str(m["api_name"]))
+        found: list[str] = []
+        for form in stream_name_forms(name):
+            for key in difflib.get_close_matches(normalize(form), list(by_key), n=5, cutoff=0.5):
+                if by_key[key] not in found:
+                    found.append(by_key[key])
+        return found[:5]
+
+    def _suggest(self, name: str, targets: list[dict[str, Any]]) -> str:
+        closest = self._closest(name, targets)
+        if closest:
+            return f"Did you mean: {', '.join(closest)}?"
+        return f"Modules: {', '.join(sorted(str(m['api_name']) for m in targets))}."
+
+    # ----------------------------------------------------------------------------------------------
+
+    def module(self, api_name: str) -> ModuleInfo:
+        """Module info with its fields (fetched once per module and cached)."""
+        with self._lock:
+            info = self._infos.get(api_name)
+            if info is not None:
+                return info
+            lock = self._module_locks.setdefault(api_name, threading.Lock())
+        with lock:
+            with self._lock:
+                if api_name in self._infos:
+                    return self._infos[api_name]
+            info = self._build(api_name)
+            with self._lock:
+                self._infos[api_name] = info
+            return info
+
+    def _build(self, api_name: str) -> ModuleInfo:
+        raw = self._raw(api_name) or {}
+        body = self.client.get_json("/settings/fields", params={"module": api_name}) or {}
+        fields = build_fields(body.get("fields") or [])
+        generated = str(raw.get("generated_type") or "default")
+        return ModuleInfo(
+            api_name=api_name,
+            singular=str(raw.get("singular_label") or api_name),
+            plural=str(raw.get("plural_label") or api_name),
+            generated_type=generated,
+            fields=fields,
+            system_duplicate_fields=system_duplicate_fields(api_name, generated, fields),
+        )
+
+
+def build_fields(items: Iterable[Any]) -> dict[str, FieldMeta]:
+    fields: dict[str, FieldMeta] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("api_name"):
+            meta = FieldMeta.from_zoho(item)
+            fields[meta.api_name] = meta
+    return fields
+
+
+def system_duplicate_fields(api_name: str, generated_type: str, fields: dict[str, FieldMeta]) -> list[str]:
+    """§3 table; custom modules use `Name`; kept only when the org really has the field."""
+    names = SYSTEM_DUPLICATE_FIELDS.get(api_name)
+    if names is None:
+        names = ["Name"] if generated_type == "custom" else []
+    if fields:
+        names = [n for n in names if n in fields]
+    return list(names)
+
+
+def check_stream_keys(
+    module: ModuleInfo, duplicate_check_fields: list[str] | None, external_id_field: str | None
+) -> tuple[list[str] | None, str | None]:
+    """Validate a stream's matching keys against the module, at SCHEMA time rather than per record.
+
+    Zoho accepts in `duplicate_check_fields` only system duplicate-check fields and fields marked unique
+    (upsert page, "How does the duplicate check work?"); External ID fields are unique by definition.
+    Names are matched forgivingly ('email' → 'Email'); returns the API names.
+    """
+    from target_zoho_crm.config import ConfigError
+    from target_zoho_crm.fields import match_name
+
+    allowed = [*module.system_duplicate_fields, *module.unique_fields, *module.external_fields]
+    resolved: list[str] | None = None
+    if duplicate_check_fields:
+        resolved = []
+        for name in duplicate_check_fields:
+            api_name = match_name(name, allowed)
+            if api_name is None:
+                raise ConfigError(
+                    f"duplicate_check_fields names {name!r}, which is not a duplicate-check, unique or "
+                    f"External ID field of {module.api_name}; use one of: {', '.join(allowed) or 'none'}."
+                )
+            resolved.append(api_name)
+    external = None
+    if external_id_field:
+        external = match_name(external_id_field, module.external_fields)
+        if external is None:
+            raise ConfigError(
+                f"external_id_field {external_id_field!r} is not an External ID field of "
+                f"{module.api_name} (External ID fields: {', '.join(module.external_fields) or 'none'})."
+            )
+    return resolved, external

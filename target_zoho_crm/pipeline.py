@@ -1,0 +1,223 @@
+"""Ordering and STATE safety for writes that run while stdin keeps flowing.
+
+singer-sdk drains sinks synchronously and echoes STATE only at its five-minute or end-of-input drains.
+Here each stream's batches run in the background on a *lane* (one writer thread per stream, so a stream's
+batches reach Zoho in input order and a newer value is never overwritten by an older one), and the
+`StateKeeper` echoes a STATE as soon as every record received before it has been handled — written to
+Zoho or written (and fsynced) to the rejects file — and never earlier.
+
+Every record gets a sequence number when it arrives. A lane knows the smallest sequence number it still
+holds (buffered in its sink, or in a batch not yet finished); the smallest over all lanes is the
+*frontier*: every record below it is done, so every STATE that arrived before the frontier may be echoed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+LOGGER = logging.getLogger("target_zoho_crm.pipeline")
+
+
+class BatchProgress:
+    """Which chunks of a running batch are still unfinished, so STATE can advance chunk by chunk."""
+
+    def __init__(self, keeper: StateKeeper) -> None:
+        self._keeper = keeper
+        self._lock = threading.Lock()
+        self._pending: dict[int, int] = {}
+        self.started = False
+
+    def start(self, chunk_min_seqs: list[int]) -> None:
+        with self._lock:
+            self._pending = dict(enumerate(chunk_min_seqs))
+            self.started = True
+
+    def chunk_done(self, chunk: int) -> None:
+        with self._lock:
+            self._pending.pop(chunk, None)
+        self._keeper.try_emit()
+
+    def oldest(self) -> int | None:
+        """Smallest sequence number of an unfinished chunk; None when every chunk has finished."""
+        with self._lock:
+            return min(self._pending.values()) if self._pending else None
+
+
+class Lane:
+    """One stream's ordered background writer plus the bookkeeping the StateKeeper reads."""
+
+    def __init__(self, name: str, keeper: StateKeeper, *, max_queued: int = 2) -> None:
+        self.name = name
+        self.keeper = keeper
+        self.max_queued = max_queued
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lane-{name[:20]}")
+        self._lock = threading.Lock()
+        self._in_flight: deque[tuple[int, Future[Any], BatchProgress | None]] = deque()
+        self.buffer_min_seq: int | None = None  # oldest record still buffered in the sink (main thread)
+        self.last: Future[Any] | None = None
+        self._tracked: list[Future[Any]] = []
+
+    def submit(
+        self, min_seq: int, fn: Callable[[], Any], progress: BatchProgress | None = None
+    ) -> Future[Any]:
+        """Queue a batch behind the stream's earlier ones; blocks while too many are queued (memory bound)."""
+        self.wait_below(self.max_queued)
+        future = self._executor.submit(fn)
+        with self._lock:
+            self._in_flight.append((min_seq, future, progress))
+            self.last = future
+        future.add_done_callback(self.keeper.on_batch_done)
+        return future
+
+    def wait_below(self, limit: int) -> None:
+        while True:
+            with self._lock:
+                pending = [f for _, f, _ in self._in_flight if not f.done()]
+            if len(pending) < max(limit, 1):
+                return
+            pending[0].exception()  # wait for the oldest without raising here
+            self.keeper.raise_if_failed()
+
+    def oldest_unfinished(self) -> int | None:
+        """Smallest sequence number this stream still holds (buffered, or in an unfinished batch)."""
+        oldest: int | None = None
+        with self._lock:
+            while self._in_flight and _finished(*self._in_flight[0][1:]):
+                self._in_flight.popleft()
+            for min_seq, future, progress in self._in_flight:
+                if future.done() and future.exception() is not None:
+                    oldest = min_seq  # a failed batch holds STATE back for good
+                    break
+                if progress is not None and progress.started:
+                    chunk_oldest = progress.oldest()
+                    if chunk_oldest is not None:
+                        oldest = chunk_oldest
+                        break
+                    continue
+                if not future.done():
+                    oldest = min_seq
+                    break
+        buffered = self.buffer_min_seq
+        if oldest is None:
+            return buffered
+        return oldest if buffered is None else min(oldest, buffered)
+
+    def track(self, future: Future[Any]) -> None:
+        """Work a batch left running after its lane task returned (a Bulk job): joined, failures surface."""
+        with self._lock:
+            self._tracked.append(future)
+        future.add_done_callback(self.keeper.on_batch_done)
+
+    def join(self) -> None:
+        with self._lock:
+            futures = [f for _, f, _ in self._in_flight]
+        for future in futures:
+            future.exception()
+        with self._lock:
+            tracked, self._tracked = self._tracked, []
+        for future in tracked:
+            future.exception()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def _finished(future: Future[Any], progress: BatchProgress | None) -> bool:
+    if not future.done() or future.exception() is not None:
+        return False
+    return progress is None or not progress.started or progress.oldest() is None
+
+
+class StateKeeper:
+    """Holds the tap's STATE messages until the records before them are safely handled, then echoes them."""
+
+    def __init__(
+        self,
+        emit: Callable[[dict[str, Any]], None],
+        *,
+        before_emit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._emit = emit
+        self._before_emit = before_emit
+        self._lock = threading.RLock()
+        self._pending: deque[tuple[int, dict[str, Any]]] = deque()
+        self._last_emitted: dict[str, Any] | None = None
+        self.lanes: dict[str, Lane] = {}
+        self.seq = 0  # number of records received so far (main thread only)
+        self.failure: BaseException | None = None
+        self.emitted = 0
+        self.last_emit_at = time.monotonic()
+
+    # -- main thread -----------------------------------------------------------------------------------
+    def lane(self, name: str) -> Lane:
+        lane = self.lanes.get(name)
+        if lane is None:
+            lane = self.lanes[name] = Lane(name, self)
+        return lane
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def on_state(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            if self._pending and self._pending[-1][0] == self.seq:
+                self._pending[-1] = (self.seq, state)  # newer STATE for the same position replaces it
+            else:
+                self._pending.append((self.seq, state))
+        self.try_emit()
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def raise_if_failed(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def join_all(self) -> None:
+        for lane in list(self.lanes.values()):
+            lane.join()
+        self.raise_if_failed()
+        self.try_emit()
+
+    def shutdown(self) -> None:
+        for lane in list(self.lanes.values()):
+            lane.shutdown()
+
+    # -- any thread --------------------------------------------------------------------------------------
+    def on_batch_done(self, future: Future[Any]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            with self._lock:
+                if self.failure is None:
+                    self.failure = exc
+            return
+        self.try_emit()
+
+    def frontier(self) -> int:
+        """Every record with a sequence number below this one is in Zoho or in the rejects file."""
+        oldest = [s for lane in list(self.lanes.values()) if (s := lane.oldest_unfinished()) is not None]
+        return min(oldest) if oldest else self.seq + 1
+
+    def try_emit(self) -> None:
+        with self._lock:
+            if self.failure is not None or not self._pending:
+                return
+            frontier = self.frontier()
+            ready: dict[str, Any] | None = None
+            while self._pending and self._pending[0][0] < frontier:
+                ready = self._pending.popleft()[1]
+            if ready is None or ready == self._last_emitted:
+                return
+            self._before_emit()
+            self._emit(ready)
+            self._last_emitted = ready
+            self.emitted += 1
+            self.last_emit_at = time.monotonic()

@@ -1,0 +1,399 @@
+"""TargetZohoCRM: the Singer target (CLI, message handling, STATE safety, summary, exit codes).
+
+Exit codes: 0 — every record is in Zoho or in the rejects file (and rejects ≤ `max_rejects` when set);
+1 — the run stopped (bad config or credentials, unknown stream, invalid SCHEMA, RECORD before SCHEMA,
+missing key property, Zoho unreachable after retries, a failure no record survives); STATE was echoed
+only up to the last record that was handled; 3 — the run finished but more records than `max_rejects`
+were rejected.
+"""
+
+from __future__ import annotations
+
+import decimal
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from types import FrameType
+from typing import Any, ClassVar
+
+import msgspec
+import msgspec.json
+from singer_sdk import Target
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.singerlib.encoding.base import GenericSingerReader
+from singer_sdk.singerlib.json import serialize_json
+
+from target_zoho_crm.config import CONFIG_SCHEMA, TargetSettings
+from target_zoho_crm.rejects import RejectsWriter
+from target_zoho_crm.sink import ZohoSink
+from target_zoho_crm.summary import RunSummary
+from target_zoho_crm.types import ZohoError
+
+EXIT_TOO_MANY_REJECTS = 3
+# Bulk jobs cost 500 credits each, and `auto` only saves credits on large batches: for those streams a
+# waiting STATE may not cut a batch short before this (REST streams use `state_flush_seconds`).
+BULK_STATE_FLUSH_SECONDS = 30.0
+HOUSEKEEPING_SECONDS = 0.2
+
+
+class RunStopped(RuntimeError):
+    """The run cannot go on; the message says why and what to do."""
+
+
+class TolerantReader(GenericSingerReader[str]):
+    """Singer reader on msgspec; a line that is not a Singer message is reported and skipped, not fatal.
+
+    The records around a malformed line are kept; the line goes to the rejects file and the run's
+    summary counts it.
+    """
+
+    default_input = sys.stdin
+    _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_bad_line: Callable[[int, str, str], None] | None = None
+
+    def deserialize_json(self, line: str) -> dict[str, Any]:
+        return self._decoder.decode(line)  # type: ignore[no-any-return,unused-ignore]
+
+    def process_lines(
+        self, file_input: Any, callbacks: dict[str, Callable[[dict[str, Any]], None]]
+    ) -> Counter[str]:
+        stats: dict[str, int] = defaultdict(int)
+        for number, line in enumerate(file_input or self.default_input, 1):
+            if not line.strip():
+                continue
+            try:
+                message = self.deserialize_json(line)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                self._bad(number, line, f"not valid JSON ({exc})")
+                continue
+            if not isinstance(message, dict) or "type" not in message:
+                self._bad(number, line, "not a Singer message (no 'type')")
+                continue
+            kind = message["type"]
+            callback = callbacks.get(kind)
+            if callback is None:
+                self._bad(number, line, f"unknown Singer message type {kind!r}")
+                continue
+            callback(message)
+            stats[kind] += 1
+        return Counter(**stats)
+
+    def _bad(self, number: int, line: str, reason: str) -> None:
+        if self.on_bad_line is None:
+            raise RunStopped(f"input line {number}: {reason}")
+        self.on_bad_line(number, line, reason)
+
+
+@dataclass
+class Services:
+    """What every sink shares: one token, one HTTP client and pool, one catalog, rejects file, summary."""
+
+    target: TargetZohoCRM
+    settings: TargetSettings
+    rejects: RejectsWriter
+    summary: RunSummary
+    keeper: Any
+    _connected: bool = False
+    _writers: dict[str, Any] = field(default_factory=dict)
+    _empty_at_start: dict[str, bool] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def connect(self) -> None:
+        """Token, HTTP client, catalog: done at the first SCHEMA so bad credentials fail before any data."""
+        if self._connected:
+            return
+        from target_zoho_crm.catalog import ModuleCatalog
+        from target_zoho_crm.http import ZohoClient
+        from target_zoho_crm.lookups import LookupResolver
+
+        config = dict(self.target.config)
+        self.client = ZohoClient.from_config(config, redactor=self.target.redactor)
+        self.catalog = ModuleCatalog(self.client, self.settings.api_version)
+        self.lookups = LookupResolver(self.client, self.catalog, use_coql=self.settings.use_coql)
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrency + 2, thread_name_prefix="zoho-call"
+        )
+        self._connected = True
+
+    # -- per-sink helpers ---------------------------------------------------------------------------------
+    def parents_of(self, sink: ZohoSink) -> list[Future[Any]]:
+        """Flush the streams this one looks up into, and return their latest batches to wait for."""
+        wanted = {meta.lookup_module for meta in sink.mapper.mapping.values() if meta.lookup_module}
+        wanted.discard(sink.module.api_name)
+        deps: list[Future[Any]] = []
+        if not wanted:
+            return deps
+        for other in list(self.target._sinks_active.values()):
+            if isinstance(other, ZohoSink) and other is not sink and other.module.api_name in wanted:
+                other.flush()
+                if other.lane.last is not None:
+                    deps.append(other.lane.last)
+        return deps
+
+    def resolve_lookups(self, sink: ZohoSink, prepared: list[Any]) -> list[Any]:
+        """Lookups to ids; for upserts into a module that held records before the run, reject keys that
+        match several Zoho records (an upsert would update an arbitrary one)."""
+        key_fields = None
+        empty_at_start = sink.operation == "upsert" and self.was_empty(sink.module.api_name)
+        if sink.operation == "upsert" and not empty_at_start and self.settings.check_ambiguous_keys:
+            key_fields = list(sink.converter.key_fields)
+        resolved, rejected = self.lookups.resolve_records(
+            sink.module, prepared, operation=sink.operation, key_fields=key_fields, converter=sink.converter
+        )
+        if empty_at_start:  # a key this run has not written yet can only insert: mandatory fields apply
+            cache, name, kept = self.lookups.cache, sink.module.api_name, []
+            for record in resolved:
+                written = sink.key_field and record.key and cache.get(name, sink.key_field, record.key)
+                missing = [] if written else sink.converter.missing_mandatory(record.payload)
+                if missing:
+                    rejected.append((record, missing[0]))
+                else:
+                    kept.append(record)
+            resolved = kept
+        for record, error in rejected:
+            sink._reject(record.source, error)
+        return list(resolved)
+
+    def was_empty(self, module: str) -> bool:
+        """Whether `module` held no record when this run first wrote to it (one COQL call per module).
+
+        Then no key can match two records that existed before the run, and the per-batch ambiguity
+        check (a COQL read per 50 keys, +20% credits on an initial load) is skipped."""
+        with self._lock:
+            known = self._empty_at_start.get(module)
+        if known is None:
+            rows = self.client.get_json(
+                "/coql",
+                method="POST",
+                json={"select_query": f"select id from {module} where id is not null limit 1"},
+            )
+            known = not (rows or {}).get("data")
+            with self._lock:
+                self._empty_at_start.setdefault(module, known)
+        return known
+
+    def remember(self, module: Any, payload: dict[str, Any], record_id: str) -> None:
+        self.lookups.remember_record(module, payload, record_id)
+
+    def rest_writer(self, sink: ZohoSink) -> Any:
+        key = f"rest:{sink.stream_name}:{id(sink)}"
+        with self._lock:
+            writer = self._writers.get(key)
+            if writer is None:
+                from target_zoho_crm.rest_writer import RestWriter
+
+                writer = self._writers[key] = RestWriter(
+                    self.client,
+                    sink.module,
+                    operation=sink.operation,
+                    pool=self.pool,
+                    duplicate_check_fields=sink.options.duplicate_check_fields,
+                    external_id_field=sink.options.external_id_field,
+                    external_lookups=self.lookups.external_headers(sink.module, sink.mapper),
+                    trigger=self.settings.trigger,
+                    reconcile=partial(self.lookups.reconcile, sink.module, sink.key_field),
+                )
+            return writer
+
+    def bulk_writer(self, sink: ZohoSink) -> Any:
+        key = f"bulk:{sink.stream_name}:{id(sink)}"
+        with self._lock:
+            writer = self._writers.get(key)
+            if writer is None:
+                from target_zoho_crm.bulk_writer import BulkWriter
+
+                writer = self._writers[key] = BulkWriter.for_sink(self, sink)
+            return writer
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            if hasattr(writer, "close"):
+                writer.close()
+        if self._connected:
+            self.pool.shutdown(wait=True)
+
+
+class TargetZohoCRM(Target):
+    """Loads records from any Singer tap into Zoho CRM through the REST or Bulk Write API."""
+
+    name = "target-zoho-crm"
+    package_name = "target-zoho-crm"
+    config_jsonschema: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
+    default_sink_class = ZohoSink
+    message_reader_class = TolerantReader
+    _MAX_RECORD_AGE_IN_MINUTES = float("inf")  # STATE is echoed by the StateKeeper, not by age drains
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from target_zoho_crm.pipeline import StateKeeper
+        from target_zoho_crm.redact import REDACTOR
+
+        config = dict(self.config)
+        self.redactor = REDACTOR
+        self.redactor.add_config(config)
+        self.redactor.install()
+        self.settings = TargetSettings.from_config(config)
+        self.keeper = StateKeeper(self._emit_state, before_emit=lambda: self.services.rejects.sync())
+        self.services = Services(
+            target=self,
+            settings=self.settings,
+            rejects=RejectsWriter(self.settings.rejects_path, scrub=self.redactor.redact),
+            summary=RunSummary(),
+            keeper=self.keeper,
+        )
+        if isinstance(self.message_reader, TolerantReader):
+            self.message_reader.on_bad_line = self._reject_input_line
+        self._next_housekeeping = 0.0
+        self._terminating = False
+        self._finished = False
+        self._state_lock = threading.Lock()
+        self.max_parallelism = 1  # drain_all only hands batches to lanes; the lanes do the work
+
+    # -- STATE -----------------------------------------------------------------------------------------------
+    def _emit_state(self, state: dict[str, Any]) -> None:
+        with self._state_lock:
+            sys.stdout.write(serialize_json(state) + "\n")
+            sys.stdout.flush()
+
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """Called by singer-sdk's drain_all once every sink was handed its records: wait, then echo."""
+        self.keeper.join_all()
+
+    # -- message handlers -----------------------------------------------------------------------------------
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        stream = message_dict.get("stream")
+        old = self._sinks_active.get(stream) if isinstance(stream, str) else None
+        if isinstance(old, ZohoSink) and old.buffered:
+            old.flush()  # records of the old schema go first, in order (singer-sdk would write them last)
+        self.services.connect()
+        try:
+            super()._process_schema_message(message_dict)
+        except Exception:
+            self._settle_before_stop()
+            raise
+
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        try:
+            super()._process_record_message(message_dict)
+        except (RecordsWithoutSchemaException, MissingKeyPropertiesError):
+            self._settle_before_stop()
+            raise
+        now = time.monotonic()
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + HOUSEKEEPING_SECONDS
+            self._housekeeping()
+
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        super()._process_state_message(message_dict)
+        self.keeper.on_state(message_dict["value"])
+        self._housekeeping()
+
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+        self.logger.info(
+            "ACTIVATE_VERSION for stream '%s' ignored: the target never deletes Zoho records.",
+            message_dict.get("stream"),
+        )
+
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        raise RunStopped(
+            "BATCH messages are not supported: records must arrive as RECORD messages so that each one is"
+            " mapped, validated and accounted for. Turn off the tap's batch mode."
+        )
+
+    def _housekeeping(self) -> None:
+        """Surface a failed batch, and cut buffers short when a STATE waits on them (bounded STATE latency)."""
+        self.keeper.raise_if_failed()
+        if self.keeper.has_pending:
+            for sink in list(self._sinks_active.values()):
+                if isinstance(sink, ZohoSink) and sink.buffered:
+                    limit = (
+                        BULK_STATE_FLUSH_SECONDS
+                        if sink.api_type in ("bulk", "auto")
+                        else self.settings.state_flush_seconds
+                    )
+                    if sink.buffer_age >= limit:
+                        sink.flush()
+        self.keeper.try_emit()
+
+    def _reject_input_line(self, number: int, line: str, reason: str) -> None:
+        self.logger.error("Input line %d skipped: %s (the line is in the rejects file)", number, reason)
+        self.services.rejects.write(
+            stream=None,
+            module=None,
+            record=line[:10_000],
+            error=ZohoError("INVALID_INPUT_LINE", reason, {"line_number": number}),
+        )
+        self.services.summary.input_errors += 1
+
+    # -- end of run ------------------------------------------------------------------------------------------
+    def _settle_before_stop(self) -> None:
+        """Before a fatal input error stops the run: finish what was read, and echo the STATE it earned."""
+        try:
+            for sink in list(self._sinks_active.values()) + list(self._sinks_to_clear):
+                if isinstance(sink, ZohoSink):
+                    sink.flush()
+            self.keeper.join_all()
+        except Exception:  # the original error is the one to report
+            self.logger.exception("While stopping: a batch failed as well")
+        finally:
+            self._finish(log_only=True)
+
+    def process_endofpipe(self) -> None:
+        try:
+            super().process_endofpipe()
+            self.keeper.join_all()
+        finally:
+            self._finish()
+        limit = self.settings.max_rejects
+        rejected = self.services.summary.total_rejected
+        if limit is not None and rejected > int(limit):
+            self.logger.error("%d records were rejected, more than max_rejects=%s", rejected, limit)
+            raise SystemExit(EXIT_TOO_MANY_REJECTS)
+
+    def _finish(self, *, log_only: bool = False) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        services = self.services
+        try:
+            services.rejects.close()
+        finally:
+            client = getattr(services, "client", None)
+            credits = getattr(client, "credits_used", None)
+            for line in services.summary.lines(credits_used=credits, dry_run=self.settings.dry_run):
+                self.logger.info("%s", line)
+            if services.rejects.total:
+                self.logger.warning(
+                    "%d rejected records are in %s", services.rejects.total, services.rejects.path
+                )
+            if not log_only:
+                self.keeper.shutdown()
+                services.close()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        if self._terminating:
+            return
+        self._terminating = True
+        self.logger.info("Received signal %d: finishing the records already read, then stopping", signum)
+        code = 0
+        try:
+            self.drain_all(is_endofpipe=True)
+            self.keeper.join_all()
+        except BaseException:
+            self.logger.exception("Could not finish the records already read")
+            code = 1
+        finally:
+            self._finish()
+            sys.exit(code)
+
+
+if __name__ == "__main__":
+    TargetZohoCRM.cli()

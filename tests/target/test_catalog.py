@@ -1,0 +1,161 @@
+"""Module catalog and stream → module resolution, against the emulator's `/settings/modules` and
+`/settings/fields` per API version.
+
+Modules API (api_name, module_name, labels, api_supported, creatable, generated_type):
+https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
+https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html; system duplicate-check fields per module:
+https://www.zoho.com/crm/developer/docs/api/v4/upsert-records.html; Appointments__s / Services__s exist from
+v3 on (https://www.zoho.com/crm/developer/docs/api/v3/change-log.html).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from target_zoho_crm.catalog import (
+    ModuleCatalog,
+    UnknownStreamError,
+    check_stream_keys,
+    normalize,
+    stream_name_forms,
+)
+from target_zoho_crm.config import ConfigError
+from target_zoho_crm.http import ZohoClient
+
+COMMON = {
+    "leads": "Leads",
+    "Leads": "Leads",
+    "public-leads": "Leads",
+    "public.contacts": "Contacts",
+    "dbo_contacts": "Contacts",
+    "Account": "Accounts",
+    "CASES": "Cases",
+    "SalesOrders": "Sales_Orders",
+    "sales_orders": "Sales_Orders",
+    "sales-order": "Sales_Orders",
+    "price_books": "Price_Books",
+    "Price Books": "Price_Books",
+    "PurchaseOrders": "Purchase_Orders",
+    "invoice": "Invoices",
+    "vendors": "Vendors",
+    "solution": "Solutions",
+    "campaigns": "Campaigns",
+    "products": "Products",
+    "deals": "Deals",
+    "quotes": "Quotes",
+    "vehicles": "Vehicles",
+    "public-vehicle": "Vehicles",
+}
+V3_PLUS = {
+    "Appointments": "Appointments__s",
+    "appointment": "Appointments__s",
+    "services": "Services__s",
+    "appointments_rescheduled_history": "Appointments_Rescheduled_History__s",
+}
+
+
+def _catalog(target_config: dict[str, Any], version: str) -> ModuleCatalog:
+    client = ZohoClient.from_config({**target_config, "api_version": version})
+    return ModuleCatalog(client, version)
+
+
+def test_name_normalisation_rules() -> None:
+    assert normalize("Sales_Orders") == normalize("SalesOrders") == normalize("sales-orders") == "salesorders"
+    assert normalize("Appointments__s") == "appointments"
+    assert stream_name_forms("public-leads") == ["public-leads", "leads"]
+    assert stream_name_forms("db.public.price_books") == ["db.public.price_books", "price_books", "books"]
+    assert stream_name_forms("dbo_contacts") == ["dbo_contacts", "contacts"]
+
+
+@pytest.mark.parametrize("version", ["v2", "v2.1", "v4"])
+def test_resolution_table_per_version(emulator: Any, target_config: dict[str, Any], version: str) -> None:
+    catalog = _catalog(target_config, version)
+    table = {**COMMON, **(V3_PLUS if version == "v4" else {})}
+    resolved = {stream: catalog.resolve(stream, None).api_name for stream in table}
+    assert resolved == table
+    names = catalog.module_names()
+    assert "Leads" in names and "Quoted_Items" not in names  # subform modules are not targets
+    assert ("Appointments__s" in names) is (version == "v4")
+
+
+def test_v2_has_no_appointments_and_says_what_it_has(emulator: Any, target_config: dict[str, Any]) -> None:
+    catalog = _catalog(target_config, "v2")
+    with pytest.raises(UnknownStreamError) as info:
+        catalog.resolve("appointments", None)
+    assert "API v2" in str(info.value) and "streams.appointments.module" in str(info.value)
+
+
+def test_unknown_stream_lists_the_closest_modules(emulator: Any, target_config: dict[str, Any]) -> None:
+    catalog = _catalog(target_config, "v4")
+    with pytest.raises(UnknownStreamError) as info:
+        catalog.resolve("lead_sauce", None)
+    assert info.value.candidates[0] == "Leads" and "Did you mean: Leads" in str(info.value)
+    with pytest.raises(UnknownStreamError) as info:
+        catalog.resolve("public-contactz", None)
+    assert "Contacts" in info.value.candidates
+    with pytest.raises(UnknownStreamError):
+        catalog.resolve("quoted_items", None)  # a subform module: not creatable through the API
+
+
+def test_explicit_module_wins_and_is_checked(emulator: Any, target_config: dict[str, Any]) -> None:
+    catalog = _catalog(target_config, "v4")
+    assert catalog.resolve("people", "Contacts").api_name == "Contacts"
+    assert catalog.resolve("people", "contacts").api_name == "Contacts"
+    with pytest.raises(UnknownStreamError, match="does not accept records"):
+        catalog.resolve("items", "Quoted_Items")
+    with pytest.raises(UnknownStreamError, match="not a module of this org"):
+        catalog.resolve("people", "Kontakts")
+
+
+def test_module_info_fields_and_duplicate_keys(emulator: Any, target_config: dict[str, Any]) -> None:
+    catalog = _catalog(target_config, "v4")
+    leads = catalog.resolve("leads", None)
+    assert leads.system_duplicate_fields == ["Email"]
+    assert leads.fields["Email"].data_type == "email"
+    assert "Last_Name" in leads.mandatory_fields
+    assert catalog.module("Accounts").system_duplicate_fields == ["Account_Name"]
+    vehicles = catalog.module("Vehicles")
+    assert vehicles.generated_type == "custom" and vehicles.system_duplicate_fields == ["Name"]
+    assert "External_Vehicle_ID" in vehicles.external_fields and "VIN" in vehicles.unique_fields
+    assert catalog.module("Quotes").line_items_field == "Quoted_Items"
+    assert _catalog(target_config, "v2").module("Quotes").line_items_field == "Product_Details"
+
+
+def test_metadata_is_fetched_once_even_from_many_threads(
+    emulator: Any, target_config: dict[str, Any]
+) -> None:
+    catalog = _catalog(target_config, "v4")
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        catalog.resolve("contacts", None)
+        catalog.module("Contacts")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    catalog.resolve("leads", None)
+    paths = [c["path"] for c in emulator.calls]
+    assert sum(1 for p in paths if p.endswith("/settings/modules")) == 1
+    assert sum(1 for p in paths if "/settings/fields" in p) == 2  # Contacts, Leads
+
+
+def test_stream_keys_are_checked_against_the_module(emulator: Any, target_config: dict[str, Any]) -> None:
+    """Only system duplicate-check, unique and External ID fields may key an upsert (upsert page)."""
+    catalog = _catalog(target_config, "v4")
+    vehicles = catalog.module("Vehicles")
+    assert check_stream_keys(vehicles, ["vin", "name"], "external_vehicle_id") == (
+        ["VIN", "Name"],
+        "External_Vehicle_ID",
+    )
+    assert check_stream_keys(catalog.module("Leads"), None, None) == (None, None)
+    with pytest.raises(ConfigError, match="use one of: Email"):
+        check_stream_keys(catalog.module("Leads"), ["Last_Name"], None)
+    with pytest.raises(ConfigError, match="External_Vehicle_ID"):
+        check_stream_keys(vehicles, None, "VIN")

@@ -1,0 +1,95 @@
+"""STATE semantics: echoed as soon as — and only when — every record before it is in Zoho or rejected."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.target.singer_io import CLI, LEAD_PROPERTIES, lead, record, run_target, schema, state, write_lines
+
+
+def test_states_flow_during_the_load_and_never_run_ahead(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each echoed STATE is checked against what Zoho holds at the moment it appears on stdout."""
+    total, every = 3000, 100
+    messages: list[Any] = [schema("leads", LEAD_PROPERTIES, ["id"])]
+    for i in range(total):
+        messages.append(record("leads", lead(i)))
+        if (i + 1) % every == 0:
+            messages.append(state({"position": i + 1}))
+    emulator.set_latency(50)
+    config = {**target_config, "rejects_path": str(tmp_path / "rejects.jsonl"), "state_flush_seconds": 0.2}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "--config",
+            str(tmp_path / "config.json"),
+            "--input",
+            str(write_lines(tmp_path / "in", messages)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    seen: list[tuple[int, int]] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        position = json.loads(line)["position"]
+        seen.append((position, len(emulator.records("Leads"))))
+    proc.wait(timeout=120)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+    assert seen[-1] == (total, total)
+    assert all(in_zoho >= position for position, in_zoho in seen), seen
+    assert len(seen) >= 5, f"STATE should flow during the load, got {seen}"
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen)
+
+
+def test_each_state_comes_back_once_its_records_are_in(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    messages: list[Any] = [schema("leads", LEAD_PROPERTIES, ["id"])]
+    for i in range(1, 4):
+        messages.append(record("leads", lead(i)))
+        messages.append(state({"n": i}))
+    run = run_target(
+        {**target_config, "rejects_path": str(tmp_path / "r.jsonl")},
+        write_lines(tmp_path / "in", messages),
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.states[-1] == {"n": 3}
+    assert all(s["n"] <= len(emulator.records("Leads")) for s in run.states)
+
+
+def test_schema_change_keeps_write_order(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """singer-sdk would write the new schema's records before the old ones (stale values win)."""
+    extended = {**LEAD_PROPERTIES, "city": {"type": ["string", "null"]}}
+    messages: list[Any] = [schema("leads", LEAD_PROPERTIES, ["id"])]
+    messages += [record("leads", lead(i, company="Old")) for i in range(5)]
+    messages.append(schema("leads", extended, ["id"]))
+    messages += [record("leads", lead(i, company="New", city="Paris")) for i in range(5)]
+    run = run_target(
+        {**target_config, "rejects_path": str(tmp_path / "r.jsonl")},
+        write_lines(tmp_path / "in", messages),
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    stored = emulator.records("Leads")
+    assert len(stored) == 5
+    assert {r["Company"] for r in stored} == {"New"}
+    assert {r["City"] for r in stored} == {"Paris"}
+
+
+def test_empty_input_is_a_clean_no_op(emulator: Any, target_config: dict[str, Any], tmp_path: Path) -> None:
+    run = run_target(target_config, write_lines(tmp_path / "in", []), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == ""
+    assert emulator.calls == []
