@@ -126,6 +126,7 @@ class BulkWriter:
         max_rows: int = MAX_ROWS_PER_JOB,
         max_bytes: int = CSV_BYTES_BUDGET,
         on_job: Callable[[int], None] | None = None,
+        key_field: str | None = None,
     ) -> None:
         if operation not in ("insert", "update", "upsert"):
             raise ValueError(f"unknown operation {operation!r}")
@@ -134,6 +135,7 @@ class BulkWriter:
         self.operation = operation
         self.duplicate_check_fields = list(duplicate_check_fields or [])
         self.external_id_field = external_id_field
+        self.key_field = key_field
         self.max_jobs_in_flight = max(1, int(max_jobs_in_flight))
         self.poll_max_interval = max(0.01, float(poll_max_interval))
         self.poll_initial_interval = min(max(0.001, poll_initial_interval), self.poll_max_interval)
@@ -175,6 +177,7 @@ class BulkWriter:
             name_field=getattr(lookups, "name_field", None),
             job_timeout=DEFAULT_JOB_TIMEOUT,
             on_job=on_job,
+            key_field=getattr(sink, "key_field", None),
         )
 
     @property
@@ -217,6 +220,8 @@ class BulkWriter:
         has_ids = bool(records) and all(r.payload.get("id") not in (None, "") for r in records)
         if self.operation == "update" and has_ids:
             return "id"
+        if self.key_field and self.key_field != "id":
+            return self.key_field  # the same key the REST path matches (and de-duplicates) on
         if self.duplicate_check_fields:
             if len(self.duplicate_check_fields) > 1:
                 LOGGER.warning(
@@ -383,6 +388,13 @@ class BulkWriter:
         except ZohoAPIError as exc:
             if exc.code in FATAL_CODES or exc.status == 401:
                 raise FatalWriteError(f"Bulk Write refused: {exc.code}: {exc.message}") from None
+            if exc.status in (0, 429) or exc.status >= 500:
+                # Out of credits or concurrency, or Zoho failing, after every retry: nothing is wrong with
+                # these records. Stop the run so that STATE stays behind them; a rerun loads them.
+                raise FatalWriteError(
+                    f"{self.module.api_name}: Bulk Write unavailable ({exc.code}: {exc.message}); stopping"
+                    " so that STATE stays behind these records. Run again later."
+                ) from None
             error = ZohoError(exc.code, exc.message, {**exc.details, "job_id": job_id})
             if job_id is not None:  # the job exists and may still write: only a keyed job may run again
                 raise BulkJobError(error, retry=self.operation != "insert") from None

@@ -53,8 +53,16 @@ def _record_id_field() -> FieldMeta:
 class FieldMapper:
     """Decides, once per stream schema, which property feeds which Zoho field."""
 
-    def __init__(self, module: ModuleInfo, properties: Mapping[str, Any], field_map: Mapping[str, str]):
+    def __init__(
+        self,
+        module: ModuleInfo,
+        properties: Mapping[str, Any],
+        field_map: Mapping[str, str],
+        *,
+        operation: str = "update",
+    ):
         self.module = module
+        self.operation = operation
         self._mapping: dict[str, FieldMeta] = {}
         self.ignored: dict[str, str] = {}
         self._taken: dict[str, str] = {}  # field api_name → property
@@ -90,6 +98,12 @@ class FieldMapper:
                 self.ignored[prop] = "Singer metadata column"
                 continue
             api_name = self._match(prop, fields, by_label)
+            if api_name is None and loose(prop) == "id":
+                self.ignored[prop] = (
+                    f"the source's own id is not a Zoho record id ({operation}); map it to an External"
+                    " ID field with field_map to keep it"
+                )
+                continue
             if api_name is None:
                 self.ignored[prop] = f"no field of {module.api_name} matches"
                 continue
@@ -103,7 +117,9 @@ class FieldMapper:
         self, prop: str, fields: Mapping[str, FieldMeta], by_label: dict[str, list[str]]
     ) -> str | None:
         if prop == "id" or loose(prop) == "id":
-            return "id"
+            # Only an update is keyed by Zoho's record id; anywhere else a tap's `id` is its own key,
+            # which Zoho would refuse (or mistake) as a record id. `field_map` can send it elsewhere.
+            return "id" if self.operation == "update" else None
         api_name = match_name(prop, fields)
         if api_name:
             return api_name

@@ -25,13 +25,19 @@ LOGGER = logging.getLogger("target_zoho_crm.pipeline")
 
 
 class BatchProgress:
-    """Which chunks of a running batch are still unfinished, so STATE can advance chunk by chunk."""
+    """A batch's unfinished chunks (so STATE can advance chunk by chunk) and its completion.
+
+    `done` resolves once every record of the batch is in Zoho or in the rejects file — possibly long
+    after the lane task that started the batch returned (REST chunks and Bulk jobs keep running while
+    the lane prepares the next batch). It fails if any part of the batch failed.
+    """
 
     def __init__(self, keeper: StateKeeper) -> None:
         self._keeper = keeper
         self._lock = threading.Lock()
         self._pending: dict[int, int] = {}
         self.started = False
+        self.done: Future[None] = Future()
 
     def start(self, chunk_min_seqs: list[int]) -> None:
         with self._lock:
@@ -48,37 +54,79 @@ class BatchProgress:
         with self._lock:
             return min(self._pending.values()) if self._pending else None
 
+    def finish(self, error: BaseException | None = None) -> None:
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+
+    def finish_when(self, futures: list[Future[Any]]) -> None:
+        """Resolve `done` when all `futures` have (with the first failure, if any)."""
+        if not futures:
+            self.finish()
+            return
+        remaining = [len(futures)]
+        lock = threading.Lock()
+
+        def one_done(future: Future[Any]) -> None:
+            error = future.exception()
+            if error is not None:
+                self.finish(error)
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                self.finish()
+
+        for future in futures:
+            future.add_done_callback(one_done)
+
 
 class Lane:
     """One stream's ordered background writer plus the bookkeeping the StateKeeper reads."""
 
-    def __init__(self, name: str, keeper: StateKeeper, *, max_queued: int = 2) -> None:
+    def __init__(self, name: str, keeper: StateKeeper, *, max_queued: int = 3) -> None:
         self.name = name
         self.keeper = keeper
         self.max_queued = max_queued
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lane-{name[:20]}")
         self._lock = threading.Lock()
-        self._in_flight: deque[tuple[int, Future[Any], BatchProgress | None]] = deque()
+        self._in_flight: deque[tuple[int, BatchProgress]] = deque()
         self.buffer_min_seq: int | None = None  # oldest record still buffered in the sink (main thread)
-        self.last: Future[Any] | None = None
-        self._tracked: list[Future[Any]] = []
+        self.last: Future[None] | None = None  # completion of the latest batch (parents-first waits)
+        # Used by the lane thread only, and kept here rather than on a sink so that they survive the new
+        # sink a SCHEMA change brings: the previous batch's completion and API, and the REST key fence
+        # (key → the latest chunk carrying it).
+        self.previous: Future[None] | None = None
+        self.previous_api = "rest"
+        self.fence: dict[str, Future[Any]] = {}
 
-    def submit(
-        self, min_seq: int, fn: Callable[[], Any], progress: BatchProgress | None = None
-    ) -> Future[Any]:
-        """Queue a batch behind the stream's earlier ones; blocks while too many are queued (memory bound)."""
+    def submit(self, min_seq: int, fn: Callable[[BatchProgress], Any]) -> BatchProgress:
+        """Queue a batch behind the stream's earlier ones; blocks while too many are unfinished (memory
+        bound). `fn(progress)` runs on the lane and must see to it that `progress.finish()` is called."""
         self.wait_below(self.max_queued)
-        future = self._executor.submit(fn)
+        progress = BatchProgress(self.keeper)
+
+        def run() -> None:
+            try:
+                fn(progress)
+            except BaseException as exc:
+                progress.finish(exc)
+                raise
+
         with self._lock:
-            self._in_flight.append((min_seq, future, progress))
-            self.last = future
-        future.add_done_callback(self.keeper.on_batch_done)
-        return future
+            self._in_flight.append((min_seq, progress))
+            self.last = progress.done
+        progress.done.add_done_callback(self.keeper.on_batch_done)
+        self._executor.submit(run)
+        return progress
 
     def wait_below(self, limit: int) -> None:
         while True:
             with self._lock:
-                pending = [f for _, f, _ in self._in_flight if not f.done()]
+                pending = [p.done for _, p in self._in_flight if not p.done.done()]
             if len(pending) < max(limit, 1):
                 return
             pending[0].exception()  # wait for the oldest without raising here
@@ -88,50 +136,38 @@ class Lane:
         """Smallest sequence number this stream still holds (buffered, or in an unfinished batch)."""
         oldest: int | None = None
         with self._lock:
-            while self._in_flight and _finished(*self._in_flight[0][1:]):
+            while self._in_flight and _finished(self._in_flight[0][1]):
                 self._in_flight.popleft()
-            for min_seq, future, progress in self._in_flight:
-                if future.done() and future.exception() is not None:
-                    oldest = min_seq  # a failed batch holds STATE back for good
-                    break
-                if progress is not None and progress.started:
-                    chunk_oldest = progress.oldest()
-                    if chunk_oldest is not None:
-                        oldest = chunk_oldest
+            for min_seq, progress in self._in_flight:
+                if progress.done.done():
+                    if progress.done.exception() is not None:
+                        oldest = min_seq  # a failed batch holds STATE back for good
                         break
                     continue
-                if not future.done():
+                if not progress.started:
                     oldest = min_seq
+                    break
+                chunk_oldest = progress.oldest()
+                if chunk_oldest is not None:
+                    oldest = chunk_oldest
                     break
         buffered = self.buffer_min_seq
         if oldest is None:
             return buffered
         return oldest if buffered is None else min(oldest, buffered)
 
-    def track(self, future: Future[Any]) -> None:
-        """Work a batch left running after its lane task returned (a Bulk job): joined, failures surface."""
-        with self._lock:
-            self._tracked.append(future)
-        future.add_done_callback(self.keeper.on_batch_done)
-
     def join(self) -> None:
         with self._lock:
-            futures = [f for _, f, _ in self._in_flight]
-        for future in futures:
-            future.exception()
-        with self._lock:
-            tracked, self._tracked = self._tracked, []
-        for future in tracked:
-            future.exception()
+            batches = [p.done for _, p in self._in_flight]
+        for done in batches:
+            done.exception()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
 
 
-def _finished(future: Future[Any], progress: BatchProgress | None) -> bool:
-    if not future.done() or future.exception() is not None:
-        return False
-    return progress is None or not progress.started or progress.oldest() is None
+def _finished(progress: BatchProgress) -> bool:
+    return progress.done.done() and progress.done.exception() is None
 
 
 class StateKeeper:

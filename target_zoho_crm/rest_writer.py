@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient
+from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient, decode_json
 from target_zoho_crm.types import ModuleInfo, Outcome, OutcomeStatus, PreparedRecord, ZohoError
 
 LOGGER = logging.getLogger("target_zoho_crm.rest")
@@ -152,13 +152,15 @@ class RestWriter:
             return self._api_error_payload(exc)
         if response.status_code == 204 or not response.content:
             return {}
-        return response.json()
+        return decode_json(response)
 
     def _api_error_payload(self, exc: ZohoAPIError) -> Any:
         body = getattr(exc, "body", None)
         if isinstance(body, dict) and isinstance(body.get("data"), list):
             return body  # per-record errors delivered with a 4xx status
-        if exc.code in FATAL_CODES or exc.status in (401, 403, 404):
+        if exc.code in FATAL_CODES or exc.status in (401, 403, 404, 429) or exc.status >= 500:
+            # Nothing is wrong with these records: Zoho is out of credits or concurrency, or failing,
+            # after every retry. Stop the run so that STATE stays behind them; a rerun loads them.
             raise FatalWriteError(str(exc)) from exc
         return {"__chunk_error__": ZohoError(exc.code or "REQUEST_FAILED", exc.message, exc.details or {})}
 

@@ -33,6 +33,11 @@ INVALID_MARK = "__target_zoho_crm_invalid__"
 SEQ_MARK = "__target_zoho_crm_seq__"
 REST_BATCH_SIZE = 1000  # ten calls of 100 records: one full wave at Zoho's write concurrency of 10
 BULK_BATCH_SIZE = 25_000  # Zoho's maximum rows per Bulk Write job
+FENCE_PRUNE_AT = 50_000
+# Field types whose values may need resolving to Zoho ids (lookups, owners, subform and line-item rows).
+LOOKUP_TYPES = frozenset(
+    {"lookup", "ownerlookup", "userlookup", "multiselectlookup", "multiuserlookup", "subform"}
+)  # keys remembered by the REST key fence before finished chunks are dropped
 
 
 class ZohoSink(BatchSink):
@@ -53,7 +58,12 @@ class ZohoSink(BatchSink):
         self.module: ModuleInfo = self.services.catalog.resolve(stream_name, self.options.module)
         self.operation: str = self.options.operation or settings.operation
         self.api_type: str = self.options.api_type or settings.api_type
-        self.mapper = FieldMapper(self.module, schema.get("properties") or {}, self.options.field_map or {})
+        self.mapper = FieldMapper(
+            self.module,
+            schema.get("properties") or {},
+            self.options.field_map or {},
+            operation=self.operation,
+        )
         for prop, reason in self.mapper.ignored.items():
             self.logger.warning("Stream '%s': property '%s' is not loaded: %s", stream_name, prop, reason)
         self.converter = RecordConverter(
@@ -65,10 +75,13 @@ class ZohoSink(BatchSink):
             key_fields=upsert_match_order(self.module, self.options.duplicate_check_fields),
         )
         self.key_field, self.key_property = self._matching_key()
+        self.has_lookups = any(
+            meta.data_type in LOOKUP_TYPES or meta.api_name == self.module.line_items_field
+            for meta in self.mapper.mapping.values()
+        )
         self.lane = self.services.keeper.lane(stream_name)
         self._buffer: list[dict[str, Any]] = []
         self._oldest_at = 0.0
-        self._last_job: Future[None] | None = None
         stats = self.services.summary.stream(stream_name)
         stats.module, stats.operation = self.module.api_name, self.operation
         self.logger.info(
@@ -126,22 +139,21 @@ class ZohoSink(BatchSink):
     def process_batch(self, context: dict[str, Any]) -> None:
         self.flush()
 
-    def flush(self) -> Future[Any] | None:
-        """Hand the buffered records to the lane; returns at once (the lane bounds what is queued)."""
+    def flush(self) -> BatchProgress | None:
+        """Hand the buffered records to the lane; returns at once (the lane bounds what is unfinished)."""
         if not self._buffer:
             return None
         batch, self._buffer = self._buffer, []
         deps = self.services.parents_of(self)
-        min_seq = batch[0][SEQ_MARK]
-        progress = BatchProgress(self.services.keeper)
-        future = self.lane.submit(min_seq, lambda: self._write_batch(batch, deps, progress), progress)
+        progress = self.lane.submit(batch[0][SEQ_MARK], lambda p: self._write_batch(batch, deps, p))
         self.lane.buffer_min_seq = None
-        return future
+        return progress
 
-    # -- the background work of one batch ---------------------------------------------------------------------
+    # -- the background work of one batch (on the stream's lane) ------------------------------------------------
     def _write_batch(
         self, batch: list[dict[str, Any]], deps: list[Future[Any]], progress: BatchProgress
     ) -> None:
+        """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected."""
         for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
             dep.exception()
         stats = self.services.summary
@@ -155,7 +167,7 @@ class ZohoSink(BatchSink):
             self._write_bulk(batch, progress)
         else:
             self._write_rest(batch, progress)
-        self.services.rejects.sync()
+        self.lane.previous, self.lane.previous_api = progress.done, api
 
     def _api_for(self, size: int) -> str:
         if self.api_type == "auto":
@@ -205,20 +217,45 @@ class ZohoSink(BatchSink):
         return self.services.resolve_lookups(self, prepared)
 
     def _write_rest(self, batch: list[dict[str, Any]], progress: BatchProgress) -> None:
-        """Chunks of 100 go out as soon as each is converted; STATE may advance as each one lands."""
+        """Chunks of 100 go to the shared pool at once and are converted and sent there; the lane moves
+        on to the next batch meanwhile, so Zoho's concurrency stays filled across batch boundaries.
+
+        Order per key still holds: a chunk waits for the earlier chunks of this stream that carry one of
+        its keys (the key fence), and for a Bulk job of the previous batch, if any."""
         writer = self.services.rest_writer(self)
         chunks = [batch[i : i + MAX_RECORDS_PER_CALL] for i in range(0, len(batch), MAX_RECORDS_PER_CALL)]
         progress.start([chunk[0][SEQ_MARK] for chunk in chunks])
-        futures = [
-            self.services.pool.submit(self._rest_chunk, writer, chunk, progress, number)
-            for number, chunk in enumerate(chunks)
-        ]
-        for future in futures:
-            future.result()
+        after_bulk = self.lane.previous if self.lane.previous_api == "bulk" else None
+        futures = []
+        for number, chunk in enumerate(chunks):
+            keys = self._keys(chunk)
+            waits = {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}
+            if after_bulk is not None:
+                waits.add(after_bulk)
+            future = self.services.pool.submit(self._rest_chunk, writer, chunk, progress, number, waits)
+            for key in keys:
+                self.lane.fence[key] = future
+            futures.append(future)
+        if len(self.lane.fence) > FENCE_PRUNE_AT:
+            self.lane.fence = {k: f for k, f in self.lane.fence.items() if not f.done()}
+        progress.finish_when(futures)
+
+    def _keys(self, chunk: list[dict[str, Any]]) -> list[str]:
+        prop = self.key_property
+        if prop is None:
+            return []
+        return [str(v).strip().lower() for r in chunk if (v := r.get(prop)) is not None and v != ""]
 
     def _rest_chunk(
-        self, writer: RestWriter, chunk: list[dict[str, Any]], progress: BatchProgress, number: int
+        self,
+        writer: RestWriter,
+        chunk: list[dict[str, Any]],
+        progress: BatchProgress,
+        number: int,
+        waits: set[Future[Any]],
     ) -> None:
+        for earlier in waits:
+            earlier.result()  # an earlier write of one of these keys failed: this one must not overtake it
         prepared = self._prepare(chunk)
         if prepared and self.services.settings.dry_run:
             self.services.summary.add(self.stream_name, would_write=len(prepared))
@@ -229,33 +266,32 @@ class ZohoSink(BatchSink):
         progress.chunk_done(number)
 
     def _write_bulk(self, batch: list[dict[str, Any]], progress: BatchProgress) -> None:
-        """Prepare this batch's file while the previous job runs; submit it once that job is done.
+        """Prepare this batch's file while the previous batch's writes run; submit it once they are done.
 
         The lane moves on as soon as the job is submitted, so the next batch is converted while Zoho
-        works; jobs of one stream still run one after the other (a later value never lands first), and
-        the batch counts as unfinished for STATE until its job's results are recorded."""
+        works; a stream's jobs still run one after the other (a later value never lands first), and the
+        batch counts as unfinished for STATE until its job's results are recorded."""
         prepared = self._prepare(batch)
         if self.services.settings.dry_run:
             self.services.summary.add(self.stream_name, would_write=len(prepared))
+            progress.finish()
             return
-        if self._last_job is not None:
-            self._last_job.result()  # the previous job of this stream must be done (and not have failed)
+        if self.lane.previous is not None:
+            self.lane.previous.result()  # the previous batch of this stream must be done (and not have failed)
         if not prepared:
+            progress.finish()
             return
         progress.start([batch[0][SEQ_MARK]])
         job = self.services.bulk_writer(self).submit(prepared)
-        recorded: Future[None] = Future()
 
         def record(finished: Future[list[Outcome]]) -> None:
             try:
                 self._record_outcomes(prepared, finished.result(), api="bulk")
                 progress.chunk_done(0)
-                recorded.set_result(None)
+                progress.finish()
             except BaseException as exc:
-                recorded.set_exception(exc)
+                progress.finish(exc)
 
-        self._last_job = recorded
-        self.lane.track(recorded)
         job.add_done_callback(record)
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:

@@ -12,6 +12,7 @@ One base URL serves every role: `/oauth/v2/token` (accounts), `/crm/{v}/...` (AP
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import socket
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 LOGGER = logging.getLogger("target_zoho_crm.emulator")
+# WSGI environ key: when the server read the request line (time.monotonic); latency counts from there.
+ARRIVED_KEY = "emulator.arrived"
 WRITE_KINDS = frozenset({"insert", "update", "upsert", "update_one"})
 # Module metadata flag a write needs (subform modules, e.g. Quoted_Items, have them false).
 WRITE_FLAGS = {
@@ -82,6 +85,12 @@ def _drop(environ: WSGIEnvironment) -> None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
     raise DroppedConnection("emulator fault: connection dropped")
+
+
+@functools.lru_cache(maxsize=1024)
+def _scopes_allow(granted: frozenset[str], needed: str | None) -> bool:
+    """`scopes.allowed`, memoised: a token asks for the same few scopes on every call."""
+    return scopes_allowed(granted, needed)
 
 
 def parse_route(method: str, path: str) -> Route | None:
@@ -165,6 +174,8 @@ class EmulatorApp:
         self.introspection = Introspection(state, self.records)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # A Zoho call's latency counts from its arrival (header parsing and body reading included).
+        arrived = environ.get(ARRIVED_KEY) or time.monotonic()
         request = Request(environ)
         request.get_data()  # drain the body first: the connection is kept alive for the next request
         path = request.path
@@ -173,7 +184,7 @@ class EmulatorApp:
         elif path.startswith("/oauth/v2/token"):
             response = self.token_call(request, environ)
         else:
-            response = self.zoho_call(request, environ)
+            response = self.zoho_call(request, environ, arrived)
         return response(environ, start_response)
 
     # --- accounts server ------------------------------------------------------------------------------
@@ -201,7 +212,7 @@ class EmulatorApp:
         return self._log(entry, response, fault.describe() if fault else None)
 
     # --- CRM API --------------------------------------------------------------------------------------
-    def zoho_call(self, request: Request, environ: WSGIEnvironment) -> Response:
+    def zoho_call(self, request: Request, environ: WSGIEnvironment, arrived: float | None = None) -> Response:
         state = self.state
         entry: dict[str, Any] = {"method": request.method, "path": request.path, "records": 0, "credits": 0}
         fault = state.faults.next_fault(request.method, request.path)
@@ -236,7 +247,7 @@ class EmulatorApp:
             if meta.get("api_supported") is False or (flag and meta.get(flag) is False):
                 return self._log(entry, invalid_module("The given module is not supported in API"))
         needed = needed_scope(route.kind, route.module, self._generated_type(route))
-        if not scopes_allowed(granted, needed):
+        if not _scopes_allow(granted, needed):
             return self._log(entry, request_error(401, "OAUTH_SCOPE_MISMATCH", "Unauthorized"))
 
         body: Any = None
@@ -273,14 +284,19 @@ class EmulatorApp:
         if not state.gate.try_enter(heavy):
             return self._log(entry, self._too_many("concurrency limit exceeded"))
         try:
-            delay_ms = state.latency_ms + (fault.delay_ms if fault is not None else 0)
-            if delay_ms > 0:
-                time.sleep(delay_ms / 1000)
+            # `latency_ms` is how long a call takes at Zoho, its own processing included: everything since
+            # the request arrived (body decoding, checks, the handler) is part of it; a fault's delay comes
+            # on top. So ten concurrent calls each still take `latency_ms` while they share the GIL.
+            started = arrived if arrived is not None else time.monotonic()
             try:
                 response = self._handle(route, request, body)
             except Exception:  # a bug must look like Zoho's 500, not an HTML page
                 LOGGER.exception("emulator error on %s %s", request.method, request.path)
                 response = request_error(500, "INTERNAL_ERROR", "Internal Server Error", {})
+            delay = state.latency_ms / 1000 - (time.monotonic() - started)
+            delay += (fault.delay_ms if fault is not None else 0) / 1000
+            if delay > 0:
+                time.sleep(delay)
             if route.kind == "bulk_create" and response.status_code >= 300:
                 cost = 0  # no job, no charge
             if response.status_code < 500:
@@ -387,7 +403,11 @@ class EmulatorApp:
         store = self.state.store
         try:
             rows, more = run_query(
-                query, version=version, catalog=self.state.catalog(version), rows=store.iter_records
+                query,
+                version=version,
+                catalog=self.state.catalog(version),
+                rows=store.iter_records,
+                lookup=store.find_records,
             )
         except CoqlError as exc:
             return self._error_from(exc)

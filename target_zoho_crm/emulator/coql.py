@@ -680,14 +680,53 @@ def _output(value: Any, version: str) -> Any:
     return value
 
 
+IndexLookup = Callable[[str, str, list[Any]], list[dict[str, Any]]]
+"""(module, field, values) → the records whose field equals one of the values (case-insensitively)."""
+
+UNINDEXED_TYPES = NUMBER_TYPES | DATE_TYPES | {"multiselectpicklist", "boolean"}
+
+
+def indexed_condition(node: Cond | BoolOp, columns: dict[str, Column]) -> tuple[str, list[Any]] | None:
+    """An `=`/`in` on a plain text-like, lookup or `id` column that every matching record satisfies.
+
+    Only conditions joined by `and` from the top qualify (an `or` branch does not bound the matches).
+    The store's index is case-insensitive and trimmed, so what it returns is a superset of the matches;
+    the full condition is still evaluated on each candidate.
+    """
+    if isinstance(node, BoolOp):
+        if node.op != "and":
+            return None
+        return indexed_condition(node.left, columns) or indexed_condition(node.right, columns)
+    col = columns.get(node.column)
+    if node.op not in ("=", "in") or col is None or len(col.path) != 1:
+        return None
+    field = col.path[0][1]
+    values = [v for v in node.values if v is not None]
+    if not values:
+        return None
+    if field == "id":
+        try:
+            return field, [str(int(str(v).strip())) for v in values]
+        except ValueError:
+            return None
+    if col.data_type in UNINDEXED_TYPES:
+        return None
+    return field, values
+
+
 def run_query(
     select_query: str,
     *,
     version: str,
     catalog: CatalogLike,
     rows: Callable[[str], Iterable[dict[str, Any]]],
+    lookup: IndexLookup | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Evaluate a COQL select; returns (rows as Zoho returns them, more_records). Raises CoqlError."""
+    """Evaluate a COQL select; returns (rows as Zoho returns them, more_records). Raises CoqlError.
+
+    With `lookup`, a WHERE that pins a plain column with `=`/`in` reads only the records the store's
+    value index gives for it instead of scanning the module (key lookups over 100k records).
+    """
     query = parse(select_query)
     if catalog.module(query.module) is None:
         raise CoqlError(
@@ -723,7 +762,14 @@ def run_query(
     if query.where is not None:
         evaluator.prepare(query.where)
 
-    matched = [r for r in rows(query.module) if query.where is None or evaluator.matches(r, query.where)]
+    source: Iterable[dict[str, Any]] | None = None
+    if query.where is not None and lookup is not None:
+        hit = indexed_condition(query.where, evaluator.columns)
+        if hit is not None:
+            source = lookup(query.module, *hit)
+    if source is None:
+        source = rows(query.module)
+    matched = [r for r in source if query.where is None or evaluator.matches(r, query.where)]
     matched.sort(key=_id_key)
     for col, desc in reversed(order_cols):
         matched.sort(key=lambda r, c=col: _sort_key(resolver.value(r, c)), reverse=desc)  # type: ignore[misc]

@@ -213,8 +213,8 @@ class RecordService:
             if ids:
                 return self._duplicate(schema, version, find_by, path, ids)
 
-        payload = {k: v for k, v in rec.items() if k != "id"}
-        clean, err = check_record(schema, payload, i, for_insert=target is None)
+        # `id` is not writable, so check_record leaves it out of `clean` (no copy of `rec` needed).
+        clean, err = check_record(schema, rec, i, for_insert=target is None)
         if err is None:
             err = self._check_unique(schema, version, clean, path, target, duplicate_field)
         if err is None:
@@ -351,7 +351,12 @@ class RecordService:
         ext: ExternalSpec,
     ) -> dict[str, Any] | None:
         """Lookups must point at existing records (INVALID_DATA); stored as `{"id", "name"}`."""
+        resolved = schema.resolved_fields
+        if resolved.isdisjoint(clean):
+            return None  # the common case: nothing to look up
         for name, value in list(clean.items()):
+            if name not in resolved:
+                continue
             spec = schema.fields[name]
             if spec.data_type in LOOKUP_TYPES and isinstance(value, dict) and spec.data_type != "layout":
                 lookup_ext = ext.lookups.get(name)

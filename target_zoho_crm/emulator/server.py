@@ -14,11 +14,12 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import EmulatorApp
+from .app import ARRIVED_KEY, EmulatorApp
 from .scopes import DEFAULT_SCOPES, parse_scopes
 from .state import (
     DEFAULT_CLIENT_ID,
@@ -71,10 +72,16 @@ class QuietHandler(WSGIRequestHandler):
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
 
+    def parse_request(self) -> bool:
+        # Called once the request line is in: the call's latency counts from here (see app.py).
+        self.arrived = time.monotonic()
+        return bool(super().parse_request())
+
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         environ = self.environ = self.make_environ()
+        environ[ARRIVED_KEY] = getattr(self, "arrived", None)
         captured: dict[str, Any] = {"written": []}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

@@ -218,9 +218,11 @@ class EmulatorState:
         return highest
 
     def new_id(self) -> str:
-        """A Zoho-like 19-digit record id (org prefix + counter), unique for this store."""
+        """A Zoho-like 19-digit record id (org prefix + 12-digit counter), unique for this store."""
         with self._id_lock:
-            return f"{self.ID_PREFIX}{next(self._ids):012d}"
+            n = next(self._ids)
+        # Plain addition instead of zero-padded formatting: same digits while n < 10**12.
+        return str(self.ID_PREFIX * 10**12 + n) if n < 10**12 else f"{self.ID_PREFIX}{n:012d}"
 
     def now(self, version: str = "v8") -> str:
         """Current time in the org's time zone, Zoho's `yyyy-MM-ddTHH:mm:ss±HH:mm` format."""

@@ -117,6 +117,9 @@ class RecordStore:
             yield self
 
     def module(self, name: str) -> ModuleRecords:
+        mod = self._modules.get(name)  # lock-free when it exists: a dict read is atomic
+        if mod is not None:
+            return mod
         with self._lock:
             mod = self._modules.get(name)
             if mod is None:
@@ -171,6 +174,13 @@ class RecordStore:
         """The module's stored records themselves (a snapshot list; do not mutate them)."""
         with self._lock:
             return list(self.module(module).by_id.values())
+
+    def find_records(self, module: str, field: str, values: list[Any]) -> list[dict[str, Any]]:
+        """Stored records whose `field` equals one of `values` (index keys: trimmed, casefolded)."""
+        with self._lock:
+            mod = self.module(module)
+            ids = dict.fromkeys(rid for value in values for rid in mod.find(field, value))
+            return [mod.by_id[rid] for rid in ids]
 
     def all_ids(self) -> Iterator[str]:
         with self._lock:

@@ -12,9 +12,10 @@ https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html, reference §2.8 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 READ_ONLY_TYPES = frozenset({"autonumber", "formula", "rollup_summary", "profileimage", "territories"})
@@ -171,6 +172,20 @@ class ModuleSchema:
     def mandatory_fields(self) -> list[str]:
         return [f.api_name for f in self.fields.values() if f.mandatory]
 
+    @cached_property
+    def writable_checks(self) -> dict[str, FieldCheck]:
+        """Writable fields with their checks prepared once, so a record costs one dict lookup per key."""
+        return {name: FieldCheck.of(spec) for name, spec in self.fields.items() if self.writable(name)}
+
+    @cached_property
+    def resolved_fields(self) -> frozenset[str]:
+        """Fields the record service resolves against the store: lookups and inventory line items."""
+        return frozenset(
+            name
+            for name, spec in self.fields.items()
+            if (spec.data_type in LOOKUP_TYPES and spec.data_type != "layout") or name in INVENTORY_LINE_ITEMS
+        )
+
     def writable(self, name: str) -> FieldSpec | None:
         spec = self.fields.get(name)
         if spec is None or spec.read_only or name in SYSTEM_READ_ONLY or name == "id":
@@ -198,7 +213,8 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         if not isinstance(value, str):
             raise _Invalid(dt)
         if dt == "email" and value and not EMAIL_RE.match(value):
-            raise _Invalid(None)
+            # Zoho names the field's type for a malformed email too (reference §2.8; README table).
+            raise _Invalid("email")
         return value
     if dt == "integer":
         if _is_number(value) and float(value).is_integer():
@@ -259,10 +275,63 @@ def _length_limit(spec: FieldSpec) -> int | None:
     return None
 
 
-def _too_long(spec: FieldSpec, value: Any, limit: int) -> bool:
-    if spec.data_type in ("integer", "bigint"):
-        return len(str(value).lstrip("-")) > limit
-    return isinstance(value, str) and len(value) > limit
+def _digit_count(value: Any) -> int:
+    return len(str(value).lstrip("-"))
+
+
+def _measure(spec: FieldSpec) -> Callable[[Any], int]:
+    """How a coerced value's length is counted: digits for integer/bigint, characters for text
+    (text types always coerce to str)."""
+    return _digit_count if spec.data_type in ("integer", "bigint") else len
+
+
+_MAX_EXACT_INT = 1 << 53  # beyond this `coerce` goes through float(); leave those to it
+
+
+def _coercer(spec: FieldSpec) -> Callable[[Any], Any]:
+    """`coerce` for one field, with a fast path for the value type JSON usually gives it.
+
+    Only values whose result is obviously the value itself take the fast path; everything else goes
+    through `coerce`, so results and errors are the same.
+    """
+    slow = partial(coerce, spec)
+    dt = spec.data_type
+    if dt == "email":
+
+        def email(value: Any) -> Any:
+            if value.__class__ is str and (not value or EMAIL_RE.match(value)):
+                return value
+            return slow(value)
+
+        return email
+    if dt in TEXT_TYPES:
+        return lambda value: value if value.__class__ is str else slow(value)
+    if dt == "integer":
+        return lambda value: (
+            value if value.__class__ is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT else slow(value)
+        )
+    if dt in DECIMAL_TYPES:
+        return lambda value: value if value.__class__ in (int, float) else slow(value)
+    if dt == "boolean":
+        return lambda value: value if value.__class__ is bool else slow(value)
+    return slow
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCheck:
+    """One writable field's type and length checks, prepared once per schema."""
+
+    spec: FieldSpec
+    coerce: Callable[[Any], Any]  # raises `_Invalid`; never called with None
+    limit: int | None  # maximum length, None when the type has none
+    size: Callable[[Any], int]  # a coerced value's length, compared with `limit`
+    any_str: bool  # every str is valid as is (plain text types): no call needed
+    restricted: bool
+
+    @classmethod
+    def of(cls, spec: FieldSpec) -> FieldCheck:
+        any_str = spec.data_type in TEXT_TYPES and spec.data_type != "email"
+        return cls(spec, _coercer(spec), _length_limit(spec), _measure(spec), any_str, spec.restricted)
 
 
 def _empty(value: Any) -> bool:
@@ -278,27 +347,34 @@ def check_record(
     read-only and `$`-prefixed keys are ignored as Zoho ignores them.
     """
     path = f"$.data[{index}]"
+    checks = schema.writable_checks
     clean: dict[str, Any] = {}
-    specs: list[tuple[FieldSpec, Any]] = []
+    too_long: FieldCheck | None = None  # the first field over its length, reported after the types
+    restricted: list[tuple[FieldSpec, Any]] = []
     # 1. data types
     for name, value in record.items():
-        spec = schema.writable(name)
-        if spec is None:
+        check = checks.get(name)
+        if check is None:
             continue
-        try:
-            clean[name] = coerce(spec, value)
-        except _Invalid as exc:
-            extra = {"expected_data_type": exc.expected} if exc.expected else {}
-            return clean, invalid(name, f"{path}.{name}", **extra)
-        specs.append((spec, clean[name]))
+        if value is not None:
+            if not (check.any_str and value.__class__ is str):
+                try:
+                    value = check.coerce(value)
+                except _Invalid as exc:
+                    extra = {"expected_data_type": exc.expected} if exc.expected else {}
+                    return clean, invalid(name, f"{path}.{name}", **extra)
+            if check.limit is not None and too_long is None and check.size(value) > check.limit:
+                too_long = check
+        clean[name] = value
+        if check.restricted:
+            restricted.append((check.spec, value))
     # 2. lengths
-    for spec, value in specs:
-        limit = _length_limit(spec)
-        if limit is not None and value is not None and _too_long(spec, value, limit):
-            return clean, invalid(spec.api_name, f"{path}.{spec.api_name}", maximum_length=limit)
+    if too_long is not None:
+        name = too_long.spec.api_name
+        return clean, invalid(name, f"{path}.{name}", maximum_length=too_long.limit)
     # 3. restricted picklists
-    for spec, value in specs:
-        if not spec.restricted or value is None or value == "":
+    for spec, value in restricted:
+        if value is None or value == "":
             continue
         values = value if isinstance(value, list) else [value]
         if any(str(v) not in spec.picklist for v in values):

@@ -81,10 +81,17 @@ def test_dates_and_datetimes(api, module, field, bad):
     assert err["code"] == "INVALID_DATA" and err["details"]["api_name"] == field
 
 
-def test_invalid_email_has_no_expected_type(api):
-    """An email that fails Zoho's email pattern → INVALID_DATA naming the field."""
+def test_invalid_email_names_the_expected_type(api):
+    """An email that fails Zoho's email pattern → INVALID_DATA with `expected_data_type: email`,
+    the detail Zoho gives for a value of the wrong form (insert-records.html "possible errors":
+    `INVALID_DATA` details carry `expected_data_type`); the target's converter reports the same.
+    """
     err = first_error(api, "Leads", {"Last_Name": "X", "Email": "not-an-email"})
-    assert err["details"] == {"api_name": "Email", "json_path": "$.data[0].Email"}
+    assert err["details"] == {
+        "expected_data_type": "email",
+        "api_name": "Email",
+        "json_path": "$.data[0].Email",
+    }
 
 
 def test_too_long_is_invalid_data_with_maximum_length(api):

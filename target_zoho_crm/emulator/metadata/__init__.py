@@ -59,8 +59,14 @@ def _subform_specs(version: str) -> list[M]:
     ]
 
 
-def _layout(module: dict[str, Any], fields: list[dict[str, Any]], required: set[str]) -> dict[str, Any]:
-    """One "Standard" layout; `required` marks system- and layout-mandatory fields (§6.3)."""
+def _layout(
+    module: dict[str, Any], fields: list[dict[str, Any]], required: set[str], version: str
+) -> dict[str, Any]:
+    """One "Standard" layout; `required` marks system- and layout-mandatory fields (§6.3).
+
+    `status` is an integer (0: active) up to v2.1, as Zoho's v2.1 SDK models it (`Layout.status:
+    Integer`; its parser drops the whole answer otherwise), and `"active"` from v3.
+    """
     api = str(module["api_name"])
     label = module.get("singular_label") or api  # user-exported modules may omit labels
     main = [f for f in fields if f.get("data_type") not in ("subform", "lineitem")]
@@ -95,7 +101,7 @@ def _layout(module: dict[str, Any], fields: list[dict[str, Any]], required: set[
         "name": "Standard",
         "api_name": "Standard",
         "visible": True,
-        "status": "active",
+        "status": 0 if version_index(version) <= version_index("v2.1") else "active",
         "source": "crm",
         "profiles": module.get("profiles", []),
         "sections": sections,
@@ -206,7 +212,8 @@ class Catalog:
         module = self.module(api_name)
         if module is None:
             return []
-        return [_layout(module, self.fields(api_name), self._layout_required.get(api_name, set()))]
+        required = self._layout_required.get(api_name, set())
+        return [_layout(module, self.fields(api_name), required, self.version)]
 
     def system_duplicate_fields(self, api_name: str) -> list[str]:
         """Upsert's system duplicate-check fields (reference §3); custom modules use `Name`."""

@@ -146,7 +146,7 @@ def field_meta(module: str, spec: F) -> dict[str, Any]:
         "searchable": spec.data_type not in ("textarea", "subform", "lineitem"),
         "sortable": spec.data_type not in ("textarea", "multiselectpicklist", "subform", "lineitem"),
         "filterable": spec.data_type not in ("subform", "lineitem"),
-        "history_tracking": False,
+        "history_tracking": None,  # Zoho: null unless the field tracks picklist history (field-meta.html)
         "auto_number": {},
         "formula": {},
         "currency": {},
