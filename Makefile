@@ -30,8 +30,9 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/python -m demo.run
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+BENCH_ARGS ?=
+bench: $(STAMP)  # make bench BENCH_ARGS=--quick (or --only cpu,credits)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/zoho-crm-emulator --host 127.0.0.1 --port 8765

@@ -1,0 +1,390 @@
+"""Packaging: the console script's --about/--version, meltano.yml and the Meltano Hub definition.
+
+Meltano passes settings to the target as a config file built from the `settings` declared in
+meltano.yml, and redacts only settings marked `sensitive` (Meltano docs, "Plugin definition syntax" /
+settings: https://docs.meltano.com/reference/plugin-definition-syntax#settings). Meltano Hub validates
+loader definitions against meltano/hub `schemas/plugin_definitions/loaders.schema.json` and
+`schemas/common/base_setting.schema.json`; the subset checked here is copied from those files.
+These tests keep all three in step with the target's own `config_jsonschema`; when one fails after a
+settings change, run `.venv/bin/python hub/sync_settings.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXE = Path(sys.executable).parent / "target-zoho-crm"
+HUB_DIR = ROOT / "hub"
+
+# Meltano Hub: required and allowed top-level keys of a loader definition, capabilities a loader may
+# declare, and the keys/kinds of one setting (meltano/hub schemas, see module docstring).
+HUB_LOADER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "namespace", "variant", "label", "quality"],
+    "additionalProperties": False,
+    "properties": {
+        **{
+            key: {}
+            for key in [
+                "pip_url",
+                "executable",
+                "repo",
+                "description",
+                "docs",
+                "commands",
+                "dialect",
+                "target_schema",
+                "hidden",
+                "requires",
+                "definition",
+                "next_steps",
+                "settings_preamble",
+                "usage",
+                "prereq",
+                "python",
+                "log_parser",
+            ]
+        },
+        "name": {"type": "string", "pattern": "^target-"},
+        "namespace": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+        "variant": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]*$"},
+        "label": {"type": "string"},
+        "logo_url": {"type": ["string", "null"]},
+        "domain_url": {"type": ["string", "null"], "format": "uri"},
+        "keywords": {"type": "array", "items": {"type": "string"}},
+        "maintenance_status": {"enum": ["active", "beta", "development", "inactive", "unknown"]},
+        "quality": {"enum": ["gold", "silver", "bronze", "unknown"]},
+        "supported_python_versions": {"type": "array", "items": {"type": "string"}},
+        "capabilities": {
+            "type": "array",
+            "items": {
+                "enum": [
+                    "about",
+                    "stream-maps",
+                    "activate-version",
+                    "batch",
+                    "soft-delete",
+                    "hard-delete",
+                    "datatype-failsafe",
+                    "schema-flattening",
+                    "target-schema",
+                    "validate-records",
+                    "structured-logging",
+                ]
+            },
+        },
+        "settings_group_validation": {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "string"}},
+        },
+        "settings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    **{
+                        key: {}
+                        for key in [
+                            "aliases",
+                            "value",
+                            "placeholder",
+                            "tooltip",
+                            "documentation",
+                            "env",
+                            "value_processor",
+                            "value_post_processor",
+                            "oauth",
+                            "docs",
+                            "protected",
+                        ]
+                    },
+                    "name": {"type": "string"},
+                    "label": {"type": "string"},
+                    "description": {"type": "string"},
+                    "hidden": {"type": "boolean"},
+                    "sensitive": {"type": "boolean"},
+                    "kind": {
+                        "enum": [
+                            "oauth",
+                            "hidden",
+                            "password",
+                            "date_iso8601",
+                            "file",
+                            "email",
+                            "integer",
+                            "options",
+                            "object",
+                            "array",
+                            "boolean",
+                            "string",
+                            "decimal",
+                        ]
+                    },
+                    "options": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"label": {"type": "string"}, "value": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _sync_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hub_sync_settings", HUB_DIR / "sync_settings.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_ZOHO_CRM_")}
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=60, env=env, check=False)
+
+
+@cache
+def _about() -> dict[str, Any]:
+    run = _cli("--about", "--format", "json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return dict(json.loads(run.stdout))
+
+
+def _schema_properties() -> dict[str, Any]:
+    """The settings the target accepts: its config_jsonschema plus the singer-sdk built-ins it keeps."""
+    from target_zoho_crm.target import TargetZohoCRM
+
+    schema = copy.deepcopy(TargetZohoCRM.config_jsonschema)
+    TargetZohoCRM.append_builtin_config(schema)
+    return dict(schema["properties"])
+
+
+def _meltano_yml() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8")))
+
+
+def _loader() -> dict[str, Any]:
+    loaders = [p for p in _meltano_yml()["plugins"]["loaders"] if p["name"] == "target-zoho-crm"]
+    assert len(loaders) == 1
+    return dict(loaders[0])
+
+
+def _hub_files() -> list[Path]:
+    return sorted(HUB_DIR.glob("target-zoho-crm--*.yml"))
+
+
+def _hub() -> dict[str, Any]:
+    files = _hub_files()
+    assert len(files) == 1, files
+    return dict(yaml.safe_load(files[0].read_text(encoding="utf-8")))
+
+
+def test_about_json_describes_the_target() -> None:
+    about = _about()
+    assert about["name"] == "target-zoho-crm"
+    assert about["version"] == importlib.metadata.version("target-zoho-crm")
+    assert set(about["settings"]["properties"]) == set(_schema_properties())
+    assert "about" in about["capabilities"]
+    for secret in ("client_secret", "refresh_token", "access_token"):
+        assert about["settings"]["properties"][secret].get("secret") is True, secret
+
+
+def test_about_markdown_has_a_settings_table() -> None:
+    run = _cli("--about", "--format", "markdown")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| Setting |" in run.stdout
+    for name in _schema_properties():
+        assert f"| {name} |" in run.stdout, name
+
+
+def test_about_text_and_version() -> None:
+    text = _cli("--about")
+    assert text.returncode == 0, text.stderr[-2000:]
+    assert "target-zoho-crm" in text.stdout
+    version = _cli("--version")
+    assert version.returncode == 0, version.stderr[-2000:]
+    assert importlib.metadata.version("target-zoho-crm") in version.stdout
+    assert "target-zoho-crm" in version.stdout
+
+
+def test_meltano_yml_lists_every_setting_and_nothing_else() -> None:
+    loader = _loader()
+    assert loader["namespace"] == "target_zoho_crm"
+    assert loader["pip_url"] == "-e ."
+    assert loader["executable"] == "target-zoho-crm"
+    names = [s["name"] for s in loader["settings"]]
+    assert len(names) == len(set(names)), "duplicate setting"
+    assert set(names) == set(_schema_properties())
+    assert set(loader["capabilities"]) == set(_about()["capabilities"])
+
+
+def test_meltano_settings_are_generated_from_about() -> None:
+    """Kinds, defaults, options and descriptions mirror --about; stale files mean: rerun the script."""
+    sync = _sync_module()
+    expected = sync.settings_from_about(_about())
+    stale = "out of step with --about: run `.venv/bin/python hub/sync_settings.py`"
+    assert _loader()["settings"] == expected, f"meltano.yml {stale}"
+    assert _loader()["settings_group_validation"] == sync.SETTINGS_GROUP_VALIDATION, f"meltano.yml {stale}"
+    assert _hub()["settings"] == expected, f"hub definition {stale}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sync.about_settings_table() in readme, f"README settings table {stale}"
+
+
+def test_secrets_are_sensitive_passwords_everywhere() -> None:
+    from target_zoho_crm.config import SECRET_KEYS
+
+    props = _schema_properties()
+    secrets = {name for name, prop in props.items() if prop.get("secret") or prop.get("writeOnly")}
+    assert set(SECRET_KEYS) <= secrets
+    for settings in (_loader()["settings"], _hub()["settings"]):
+        sensitive = {s["name"] for s in settings if s.get("sensitive")}
+        assert sensitive == secrets
+        for s in settings:
+            if s["name"] in secrets:
+                assert s["kind"] == "password" and "value" not in s, s
+
+
+def test_every_setting_is_described_with_a_valid_default() -> None:
+    props = _schema_properties()
+    for s in _loader()["settings"]:
+        assert s.get("label") and s.get("kind"), s
+        prop = props[s["name"]]
+        if "default" in prop and prop["default"] is not None:
+            assert s["value"] == prop["default"], s["name"]
+        if s["kind"] == "options":
+            allowed = {str(getattr(v, "value", v)).lower() for v in prop["enum"] if v is not None}
+            assert {o["value"].lower() for o in s["options"]} == allowed, s["name"]
+
+
+def test_hub_definition_is_valid_for_meltano_hub() -> None:
+    hub = _hub()
+    jsonschema.validate(hub, HUB_LOADER_SCHEMA)
+    assert _hub_files()[0].name == f"target-zoho-crm--{hub['variant']}.yml"
+    assert hub["namespace"] == _loader()["namespace"]
+    assert hub["executable"] == _loader()["executable"]
+    assert set(hub["capabilities"]) == set(_about()["capabilities"])
+    assert "meltano_sdk" in hub["keywords"]
+    names = {s["name"] for s in hub["settings"]}
+    for group in hub["settings_group_validation"]:
+        assert set(group) <= names, group
+
+
+def test_hub_schema_check_can_fail() -> None:
+    """The schema above is strict: an unknown key or a bad kind is caught."""
+    hub = _hub()
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**hub, "homepage": "x"}, HUB_LOADER_SCHEMA)
+    bad = {**hub, "settings": [{**hub["settings"][0], "kind": "secret"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, HUB_LOADER_SCHEMA)
+
+
+def test_demo_environment_reads_the_demo_csv_files() -> None:
+    env = {e["name"]: e for e in _meltano_yml()["environments"]}
+    plugins = env["demo"]["config"]["plugins"]
+    (tap,) = [p for p in plugins["extractors"] if p["name"] == "tap-spreadsheets"]
+    tables = {}
+    for entry in tap["config"]["files"]:
+        path = Path(entry["path"].replace("${MELTANO_PROJECT_ROOT}", str(ROOT)))
+        assert path.is_file(), path
+        tables[entry["table_name"]] = path
+    assert set(tables) == {"Accounts", "Contacts", "Leads"}
+    (target,) = [p for p in plugins["loaders"] if p["name"] == "target-zoho-crm"]
+    assert set(target["config"]) <= set(_schema_properties())
+    assert target["config"]["rejects_path"] == "${MELTANO_PROJECT_ROOT}/demo/output/rejects.jsonl"
+
+
+def test_readme_settings_table_lists_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in _schema_properties():
+        assert f"| {name} |" in readme or f"| `{name}` |" in readme, name
+
+
+def _env_for(settings: dict[str, Any]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_ZOHO_CRM_")}
+    for name, value in settings.items():
+        env[f"TARGET_ZOHO_CRM_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def _run_env(env: dict[str, str], source: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), "--config", "ENV", "--input", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_config_env_reads_every_setting_from_the_environment(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """`--config ENV`: settings come from TARGET_ZOHO_CRM_<NAME>, objects as JSON, integers parsed.
+
+    The stream `prospects` reaches Zoho's Leads only through the `streams` object read from the
+    environment; Leads are upserted on their system duplicate-check field Email
+    (https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html).
+    """
+    from tests.target.singer_io import LEAD_PROPERTIES, lead, record, schema, state, write_lines
+
+    settings = {k: v for k, v in target_config.items() if not isinstance(v, float) and k != "request_timeout"}
+    settings.update(
+        streams={"prospects": {"module": "Leads"}},
+        max_concurrency=2,
+        rejects_path=str(tmp_path / "rejects.jsonl"),
+    )
+    messages = [
+        schema("prospects", LEAD_PROPERTIES, ["id"]),
+        *[record("prospects", lead(i)) for i in range(5)],
+    ]
+    messages.append(state({"bookmarks": {"prospects": {"id": 4}}}))
+    run = _run_env(_env_for(settings), write_lines(tmp_path / "in.singer", messages), tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [{"bookmarks": {"prospects": {"id": 4}}}]
+    assert sorted(r["Email"] for r in emulator.records("Leads")) == [f"lead{i}@example.com" for i in range(5)]
+    assert target_config["client_secret"] not in run.stderr
+    assert target_config["refresh_token"] not in run.stderr
+
+
+def test_config_env_accepts_a_number_setting(tmp_path: Path) -> None:
+    """singer-sdk 0.54.9 would leave `number` settings from the environment as strings."""
+    env = _env_for({"access_token": "1000.x", "request_timeout": 10, "bulk_poll_max_interval": 2.5})
+    source = tmp_path / "empty.singer"
+    source.write_text("")
+    run = _run_env(env, source, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_config_env_rejects_a_bad_value_from_the_environment(tmp_path: Path) -> None:
+    """A value read from the environment is validated like a file's: an unknown region stops the run."""
+    env = _env_for({"access_token": "1000.x", "region": "MARS"})
+    source = tmp_path / "empty.singer"
+    source.write_text("")
+    run = _run_env(env, source, tmp_path)
+    assert run.returncode != 0
+    assert "region" in run.stderr
