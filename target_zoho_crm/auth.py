@@ -175,7 +175,10 @@ class TokenManager:
 
     def _post_once(self, data: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self._session.post(self.token_url, data=data, timeout=self._timeout)
+            # No redirects: a 3xx would resend the client secret and refresh token to another host.
+            response = self._session.post(
+                self.token_url, data=data, timeout=self._timeout, allow_redirects=False
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
             logger.warning("Zoho accounts server unreachable (%s); retrying.", type(exc).__name__)
             raise _TransientTokenError(type(exc).__name__) from None

@@ -136,6 +136,7 @@ class BulkWriter:
         self.duplicate_check_fields = list(duplicate_check_fields or [])
         self.external_id_field = external_id_field
         self.key_field = key_field
+        self.should_stop: Callable[[], bool] = lambda: False  # the run failed elsewhere: stop polling
         self.max_jobs_in_flight = max(1, int(max_jobs_in_flight))
         self.poll_max_interval = max(0.01, float(poll_max_interval))
         self.poll_initial_interval = min(max(0.001, poll_initial_interval), self.poll_max_interval)
@@ -170,7 +171,7 @@ class BulkWriter:
             services.client,
             sink.module,
             operation=sink.operation,
-            duplicate_check_fields=sink.options.duplicate_check_fields,
+            duplicate_check_fields=sink.duplicate_check_fields,
             external_id_field=sink.options.external_id_field,
             max_jobs_in_flight=int(config.get("bulk_max_jobs_in_flight") or DEFAULT_BULK_MAX_JOBS_IN_FLIGHT),
             poll_max_interval=float(config.get("bulk_poll_max_interval") or DEFAULT_BULK_POLL_MAX_INTERVAL),
@@ -501,6 +502,10 @@ class BulkWriter:
                 return dict(details)
             if self.job_timeout is not None and time.monotonic() - started > self.job_timeout:
                 return {"status": f"TIMED_OUT ({status or 'unknown'})"}
+            if self.should_stop():
+                raise FatalWriteError(
+                    f"{self.module.api_name}: the run is stopping; job {job_id} left running"
+                )
             time.sleep(interval)
             interval = min(self.poll_max_interval, interval * self.poll_factor)
 

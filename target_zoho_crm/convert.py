@@ -728,6 +728,7 @@ class RecordConverter:
                 converter = _compile_field(meta, self.zone, subform_modules or {})
             if converter is not None:
                 self._steps.append((prop, meta.api_name, converter))
+        self._paths = {api_name: f"$.data[0].{api_name}" for _, api_name, _ in self._steps}
         mandatory = [
             name
             for name in module.mandatory_fields
@@ -746,14 +747,15 @@ class RecordConverter:
         """The Zoho payload for one record and the errors Zoho would return for it (empty when ok)."""
         payload: dict[str, Any] = {}
         errors: list[ZohoError] = []
+        paths = self._paths
         for prop, api_name, converter in self._steps:
             if prop not in record:
                 continue
             value = record[prop]
-            path = f"$.data[0].{api_name}"
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None or value == "" or (value.__class__ is str and value.isspace()):
                 payload[api_name] = None
                 continue
+            path = paths[api_name]
             try:
                 payload[api_name] = converter(value, path)
             except ConversionError as exc:

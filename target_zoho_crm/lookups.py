@@ -140,8 +140,11 @@ class LookupCache:
             return self._ids.get((module, field, _fold(value)))
 
     def put(self, module: str, field: str, value: Any, ids: Iterable[str]) -> None:
+        """Store a query's answer, keeping any id `remember` added while the query was in flight."""
+        key = (module, field, _fold(value))
         with self._lock:
-            self._ids[(module, field, _fold(value))] = tuple(dict.fromkeys(str(i) for i in ids))
+            known = self._ids.get(key) or ()
+            self._ids[key] = tuple(dict.fromkeys((*known, *(str(i) for i in ids))))
 
     def remember(self, module: str, field: str, value: Any, record_id: str) -> None:
         """Record that `module` has a record `record_id` whose `field` is `value` (written this run)."""
@@ -172,7 +175,7 @@ class LookupResolver:
         self.client = client
         self.catalog = catalog
         self.use_coql = use_coql
-        self.cache = cache or LookupCache()
+        self.cache = cache if cache is not None else LookupCache()  # an empty cache is falsy
         self._lock = threading.Lock()
         self._users: list[dict[str, Any]] | None = None
 

@@ -199,34 +199,35 @@ class RestWriter:
         return Outcome(record.index, "rejected", error=error)
 
     def _recover(self, chunk: Sequence[PreparedRecord], attempt: int) -> list[Outcome]:
-        if self.operation == "update":  # idempotent: sending the same values again changes nothing
+        """After a lost answer: resend what is safe to resend, never create a record twice.
+
+        Update and upsert are idempotent on their key: every record that has a key value is resent (an
+        upsert whose first try did land updates it to the same values). An upsert record without a key
+        would insert again, so it is rejected as MAYBE_WRITTEN. An insert is first checked against Zoho
+        by the module's unique field (`reconcile`): found → inserted; no key → MAYBE_WRITTEN; the
+        others are resent."""
+        if self.operation == "update":
             return self.write_chunk(chunk, attempt=attempt)
-        if self.reconcile is None:
-            error = ZohoError(
-                "MAYBE_WRITTEN",
-                "Zoho's answer was lost after sending; the record may have been created. Not resent, to avoid"
-                " a duplicate: check Zoho and load it again.",
-            )
-            return [Outcome(r.index, "rejected", error=error) for r in chunk]
-        found, unknown = self.reconcile(chunk)
         outcomes: dict[int, Outcome] = {}
-        resend = []
-        for record in chunk:
-            if record.index in found:
-                outcomes[record.index] = Outcome(record.index, "inserted", record_id=found[record.index])
-            elif record.index in unknown:
-                outcomes[record.index] = Outcome(
-                    record.index,
-                    "rejected",
-                    error=ZohoError(
-                        "MAYBE_WRITTEN",
-                        "Zoho's answer was lost after sending and this record has no key to check it by; not"
-                        " resent, to avoid a duplicate: check Zoho and load it again.",
-                    ),
-                )
-            else:
-                resend.append(record)
+        if self.operation == "upsert":
+            resend = [r for r in chunk if r.key is not None]
+            unknown = {r.index for r in chunk if r.key is None}
+        else:
+            found, unknown = self.reconcile(chunk) if self.reconcile else ({}, {r.index for r in chunk})
+            for index, record_id in found.items():
+                outcomes[index] = Outcome(index, "inserted", record_id=record_id)
+            resend = [r for r in chunk if r.index not in found and r.index not in unknown]
+        for index in unknown:
+            outcomes[index] = Outcome(index, "rejected", error=_maybe_written())
         if resend:
             for outcome in self.write_chunk(resend, attempt=attempt):
                 outcomes[outcome.index] = outcome
         return [outcomes[r.index] for r in chunk]
+
+
+def _maybe_written() -> ZohoError:
+    return ZohoError(
+        "MAYBE_WRITTEN",
+        "Zoho's answer was lost after sending and this record has no key to check it by; not resent, to"
+        " avoid a duplicate: check Zoho and load it again.",
+    )

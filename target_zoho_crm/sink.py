@@ -58,6 +58,11 @@ class ZohoSink(BatchSink):
         self.module: ModuleInfo = self.services.catalog.resolve(stream_name, self.options.module)
         self.operation: str = self.options.operation or settings.operation
         self.api_type: str = self.options.api_type or settings.api_type
+        # An upsert configured with an External ID field matches on it first (Zoho's own order would
+        # try the system duplicate-check field first).
+        self.duplicate_check_fields: list[str] | None = self.options.duplicate_check_fields or (
+            [self.options.external_id_field] if self.options.external_id_field else None
+        )
         self.mapper = FieldMapper(
             self.module,
             schema.get("properties") or {},
@@ -72,14 +77,25 @@ class ZohoSink(BatchSink):
             timezone=settings.timezone,
             operation=self.operation,
             api_version=settings.api_version,
-            key_fields=upsert_match_order(self.module, self.options.duplicate_check_fields),
+            key_fields=upsert_match_order(self.module, self.duplicate_check_fields),
         )
-        self.key_field, self.key_property = self._matching_key()
+        self.key_field = self._matching_key()
+        mapped = {meta.api_name for meta in self.mapper.mapping.values()}
+        unique = (
+            *self.module.system_duplicate_fields,
+            *self.module.unique_fields,
+            *self.module.external_fields,
+        )
+        # What a lost insert is looked up by before it is resent (Zoho keeps these fields unique).
+        self.reconcile_field = self.key_field or next((f for f in unique if f in mapped), None)
+        self.related_modules = self._related_modules()
         self.has_lookups = any(
             meta.data_type in LOOKUP_TYPES or meta.api_name == self.module.line_items_field
             for meta in self.mapper.mapping.values()
         )
         self.lane = self.services.keeper.lane(stream_name)
+        if self.api_type != "rest":
+            self.lane.max_queued = 2  # batches of up to 25,000 records: keep few of them in memory
         self._buffer: list[dict[str, Any]] = []
         self._oldest_at = 0.0
         stats = self.services.summary.stream(stream_name)
@@ -129,6 +145,11 @@ class ZohoSink(BatchSink):
         self._buffer.append(record)
 
     @property
+    def current_size(self) -> int:
+        """What is buffered now (flushes outside singer-sdk's drains must reset `is_full` too)."""
+        return len(self._buffer)
+
+    @property
     def buffered(self) -> int:
         return len(self._buffer)
 
@@ -153,20 +174,25 @@ class ZohoSink(BatchSink):
     def _write_batch(
         self, batch: list[dict[str, Any]], deps: list[Future[Any]], progress: BatchProgress
     ) -> None:
-        """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected."""
-        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
-            dep.exception()
+        """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected,
+        and not before the stream's previous batch is done (so `lane.previous` covers every earlier one)."""
+        self.services.keeper.raise_if_failed()  # the run is stopping: queued batches must not write
         stats = self.services.summary
         stats.add(self.stream_name, read=len(batch))
-        batch, merged = self._dedupe(batch)
+        prepared = self._convert(batch)
+        prepared, merged = self._dedupe(prepared)
         if merged:
             stats.add(self.stream_name, merged=merged)
-        api = self._api_for(len(batch))
+        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
+            dep.exception()
+        api = self._api_for(len(prepared))
         stats.used_api(self.stream_name, api)
+        previous = self.lane.previous
         if api == "bulk":
-            self._write_bulk(batch, progress)
+            work = self._write_bulk(prepared, progress, previous)
         else:
-            self._write_rest(batch, progress)
+            work = self._write_rest(prepared, progress)
+        progress.finish_when([*work, *([previous] if previous is not None else [])])
         self.lane.previous, self.lane.previous_api = progress.done, api
 
     def _api_for(self, size: int) -> str:
@@ -176,24 +202,21 @@ class ZohoSink(BatchSink):
             return choose_api(size, self.operation)
         return self.api_type
 
-    def _dedupe(self, batch: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-        """Last record wins per matching key: Zoho must not see the same key twice in one batch."""
-        prop = self.key_property
-        if prop is None:
-            return batch, 0
-        latest: dict[Any, int] = {}
-        for position, record in enumerate(batch):
-            value = record.get(prop)
-            if value is not None and value != "" and INVALID_MARK not in record:
-                latest[str(value).strip().lower()] = position
-        if len(latest) == len(batch):
-            return batch, 0
+    def _dedupe(self, prepared: list[PreparedRecord]) -> tuple[list[PreparedRecord], int]:
+        """The last valid record wins per matching key: Zoho must not see one key twice in a batch, and
+        an older record must not land after a newer one. Records rejected by the checks never win."""
+        latest: dict[str, int] = {}
+        for position, record in enumerate(prepared):
+            if record.key is not None:
+                latest[_fold(record.key)] = position
+        if len(latest) == len(prepared):
+            return prepared, 0
         keep = set(latest.values())
-        kept = [r for i, r in enumerate(batch) if i in keep or r.get(prop) in (None, "") or INVALID_MARK in r]
-        return kept, len(batch) - len(kept)
+        kept = [r for i, r in enumerate(prepared) if r.key is None or i in keep]
+        return kept, len(prepared) - len(kept)
 
-    def _prepare(self, records: list[dict[str, Any]]) -> list[PreparedRecord]:
-        """Convert to Zoho's formats and check locally; what Zoho would refuse is rejected here, for free."""
+    def _convert(self, records: list[dict[str, Any]]) -> list[PreparedRecord]:
+        """Convert to Zoho's formats and check locally (CPU only: done on the lane thread)."""
         prepared: list[PreparedRecord] = []
         for record in records:
             index = record[SEQ_MARK]
@@ -211,52 +234,53 @@ class ZohoSink(BatchSink):
             key = payload.get(self.key_field) if self.key_field else None
             prepared.append(
                 PreparedRecord(
-                    index=index, source=record, payload=payload, key=None if key is None else str(key)
+                    index=index,
+                    source=record,
+                    payload=payload,
+                    key=None if key is None or key == "" else str(key),
                 )
             )
-        return self.services.resolve_lookups(self, prepared)
+        return prepared
 
-    def _write_rest(self, batch: list[dict[str, Any]], progress: BatchProgress) -> None:
-        """Chunks of 100 go to the shared pool at once and are converted and sent there; the lane moves
-        on to the next batch meanwhile, so Zoho's concurrency stays filled across batch boundaries.
+    def _write_rest(self, prepared: list[PreparedRecord], progress: BatchProgress) -> list[Future[Any]]:
+        """Chunks of 100 go to the shared pool at once, where their lookups are resolved and they are
+        sent; the lane goes on to the next batch meanwhile, so Zoho's concurrency stays filled across
+        batch boundaries and the pool threads only wait on the network.
 
         Order per key still holds: a chunk waits for the earlier chunks of this stream that carry one of
         its keys (the key fence), and for a Bulk job of the previous batch, if any."""
         writer = self.services.rest_writer(self)
-        chunks = [batch[i : i + MAX_RECORDS_PER_CALL] for i in range(0, len(batch), MAX_RECORDS_PER_CALL)]
-        progress.start([chunk[0][SEQ_MARK] for chunk in chunks])
+        chunks = [
+            prepared[i : i + MAX_RECORDS_PER_CALL] for i in range(0, len(prepared), MAX_RECORDS_PER_CALL)
+        ]
+        progress.start([chunk[0].index for chunk in chunks])
         after_bulk = self.lane.previous if self.lane.previous_api == "bulk" else None
-        futures = []
+        if after_bulk is not None:
+            after_bulk.exception()  # on the lane, not on a pool thread: a Bulk job can take minutes
+        futures: list[Future[Any]] = []
         for number, chunk in enumerate(chunks):
-            keys = self._keys(chunk)
+            keys = [_fold(r.key) for r in chunk if r.key is not None]
             waits = {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}
-            if after_bulk is not None:
-                waits.add(after_bulk)
             future = self.services.pool.submit(self._rest_chunk, writer, chunk, progress, number, waits)
             for key in keys:
                 self.lane.fence[key] = future
             futures.append(future)
         if len(self.lane.fence) > FENCE_PRUNE_AT:
             self.lane.fence = {k: f for k, f in self.lane.fence.items() if not f.done()}
-        progress.finish_when(futures)
-
-    def _keys(self, chunk: list[dict[str, Any]]) -> list[str]:
-        prop = self.key_property
-        if prop is None:
-            return []
-        return [str(v).strip().lower() for r in chunk if (v := r.get(prop)) is not None and v != ""]
+        return futures
 
     def _rest_chunk(
         self,
         writer: RestWriter,
-        chunk: list[dict[str, Any]],
+        converted: list[PreparedRecord],
         progress: BatchProgress,
         number: int,
         waits: set[Future[Any]],
     ) -> None:
         for earlier in waits:
             earlier.result()  # an earlier write of one of these keys failed: this one must not overtake it
-        prepared = self._prepare(chunk)
+        self.services.keeper.raise_if_failed()
+        prepared = self.services.resolve_lookups(self, converted) if converted else []
         if prepared and self.services.settings.dry_run:
             self.services.summary.add(self.stream_name, would_write=len(prepared))
         elif prepared:
@@ -265,34 +289,33 @@ class ZohoSink(BatchSink):
             self._record_outcomes(prepared, outcomes, api="rest")
         progress.chunk_done(number)
 
-    def _write_bulk(self, batch: list[dict[str, Any]], progress: BatchProgress) -> None:
-        """Prepare this batch's file while the previous batch's writes run; submit it once they are done.
-
-        The lane moves on as soon as the job is submitted, so the next batch is converted while Zoho
-        works; a stream's jobs still run one after the other (a later value never lands first), and the
-        batch counts as unfinished for STATE until its job's results are recorded."""
-        prepared = self._prepare(batch)
-        if self.services.settings.dry_run:
-            self.services.summary.add(self.stream_name, would_write=len(prepared))
-            progress.finish()
-            return
-        if self.lane.previous is not None:
-            self.lane.previous.result()  # the previous batch of this stream must be done (and not have failed)
-        if not prepared:
-            progress.finish()
-            return
-        progress.start([batch[0][SEQ_MARK]])
+    def _write_bulk(
+        self, converted: list[PreparedRecord], progress: BatchProgress, previous: Future[None] | None
+    ) -> list[Future[Any]]:
+        """This batch was converted while the previous batch's writes ran; its lookups and keys are
+        resolved, and its job submitted, once those writes are done (they may have created the records
+        it refers to). The lane then moves on; the batch counts as unfinished for STATE until its job's
+        results are recorded."""
+        if previous is not None:
+            previous.result()  # the previous batch of this stream must be done (and not have failed)
+        prepared = self.services.resolve_lookups(self, converted) if converted else []
+        if not prepared or self.services.settings.dry_run:
+            self.services.summary.add(self.stream_name, would_write=len(prepared) if prepared else 0)
+            return []
+        progress.start([prepared[0].index])
         job = self.services.bulk_writer(self).submit(prepared)
+        recorded: Future[None] = Future()
 
         def record(finished: Future[list[Outcome]]) -> None:
             try:
                 self._record_outcomes(prepared, finished.result(), api="bulk")
                 progress.chunk_done(0)
-                progress.finish()
+                recorded.set_result(None)
             except BaseException as exc:
-                progress.finish(exc)
+                recorded.set_exception(exc)
 
         job.add_done_callback(record)
+        return [recorded]
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
         by_index = {p.index: p for p in prepared}
@@ -333,32 +356,37 @@ class ZohoSink(BatchSink):
         self.services.summary.add(self.stream_name, rejected=1)
 
     # -- matching key ---------------------------------------------------------------------------------------
-    def _matching_key(self) -> tuple[str | None, str | None]:
-        """The field a record is matched on (and de-duplicated by), and the stream property that feeds it."""
+    def _related_modules(self) -> frozenset[str]:
+        """Modules this stream's values may be looked up in: lookups, multi-select lookups (their
+        connected module) and the products and price books of line items."""
+        related: set[str] = set()
+        for meta in self.mapper.mapping.values():
+            if meta.lookup_module:
+                related.add(meta.lookup_module)
+            if meta.data_type == "multiselectlookup":
+                connected = (meta.raw.get("multiselectlookup") or {}).get("connected_module")
+                name = connected.get("api_name") if isinstance(connected, dict) else connected
+                if name:
+                    related.add(str(name))
+            if meta.api_name == self.module.line_items_field:
+                related.update(("Products", "Price_Books"))
+        return frozenset(related)
+
+    def _matching_key(self) -> str | None:
+        """The field a record is matched on (and de-duplicated by) in Zoho: None for an insert."""
         if self.operation == "update":
             candidates = [self.options.external_id_field or "id"]
         elif self.operation == "upsert":
-            candidates = [
-                *(self.options.duplicate_check_fields or []),
-                *([self.options.external_id_field] if self.options.external_id_field else []),
-                *self.module.system_duplicate_fields,
-                *self.module.external_fields,
-                *self.module.unique_fields,
-            ]
+            candidates = list(self.converter.key_fields)
         else:
-            return None, None
-        reverse = {meta.api_name: prop for prop, meta in self.mapper.mapping.items()}
-        for field in candidates:
-            if field in reverse:
-                return field, reverse[field]
-            if field == "id":
-                for prop in self.schema.get("properties", {}):
-                    if prop.lower() == "id":
-                        return "id", prop
-        return None, None
+            return None
+        mapped = {meta.api_name for meta in self.mapper.mapping.values()}
+        return next((field for field in candidates if field in mapped), None)
 
-    def clean_up(self) -> None:
-        super().clean_up()
+
+def _fold(key: str) -> str:
+    """A matching key as Zoho compares it (unique checks ignore case and surrounding spaces)."""
+    return key.strip().casefold()
 
 
 def _strip_formats(schema: Any) -> Any:

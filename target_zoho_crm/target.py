@@ -49,6 +49,10 @@ class RunStopped(RuntimeError):
     """The run cannot go on; the message says why and what to do."""
 
 
+class _StopReading(Exception):
+    """Raised by the signal handler into a read that is blocked waiting for the tap."""
+
+
 class TolerantReader(GenericSingerReader[str]):
     """Singer reader on msgspec; a line that is not a Singer message is reported and skipped, not fatal.
 
@@ -62,6 +66,17 @@ class TolerantReader(GenericSingerReader[str]):
     def __init__(self) -> None:
         super().__init__()
         self.on_bad_line: Callable[[int, str, str], None] | None = None
+        self.stop_requested = False  # set by a termination signal: stop reading, finish what was read
+        self.waiting_for_input = False  # True only while blocked reading the next line
+        # Held while a message is handled, free while waiting for the tap: the housekeeper thread may
+        # then flush buffers that a waiting STATE depends on, even when the tap has gone quiet.
+        self.busy = threading.Lock()
+
+    def stop(self) -> None:
+        """Called from a signal handler: end the read loop at a line boundary, never mid-message."""
+        self.stop_requested = True
+        if self.waiting_for_input:
+            raise _StopReading
 
     def deserialize_json(self, line: str) -> dict[str, Any]:
         return self._decoder.decode(line)  # type: ignore[no-any-return,unused-ignore]
@@ -70,7 +85,17 @@ class TolerantReader(GenericSingerReader[str]):
         self, file_input: Any, callbacks: dict[str, Callable[[dict[str, Any]], None]]
     ) -> Counter[str]:
         stats: dict[str, int] = defaultdict(int)
-        for number, line in enumerate(file_input or self.default_input, 1):
+        lines = iter(file_input or self.default_input)
+        number = 0
+        while not self.stop_requested:
+            self.waiting_for_input = True
+            try:
+                line = next(lines)
+            except (StopIteration, _StopReading):
+                break
+            finally:
+                self.waiting_for_input = False
+            number += 1
             if not line.strip():
                 continue
             try:
@@ -86,7 +111,8 @@ class TolerantReader(GenericSingerReader[str]):
             if callback is None:
                 self._bad(number, line, f"unknown Singer message type {kind!r}")
                 continue
-            callback(message)
+            with self.busy:
+                callback(message)
             stats[kind] += 1
         return Counter(**stats)
 
@@ -108,6 +134,8 @@ class Services:
     _connected: bool = False
     _writers: dict[str, Any] = field(default_factory=dict)
     _empty_at_start: dict[str, bool] = field(default_factory=dict)
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
+    _looked_up: set[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connect(self) -> None:
@@ -130,8 +158,7 @@ class Services:
     # -- per-sink helpers ---------------------------------------------------------------------------------
     def parents_of(self, sink: ZohoSink) -> list[Future[Any]]:
         """Flush the streams this one looks up into, and return their latest batches to wait for."""
-        wanted = {meta.lookup_module for meta in sink.mapper.mapping.values() if meta.lookup_module}
-        wanted.discard(sink.module.api_name)
+        wanted = set(sink.related_modules) - {sink.module.api_name}
         deps: list[Future[Any]] = []
         if not wanted:
             return deps
@@ -146,7 +173,11 @@ class Services:
         """Lookups to ids; for upserts into a module that held records before the run, reject keys that
         match several Zoho records (an upsert would update an arbitrary one)."""
         key_fields = None
-        empty_at_start = sink.operation == "upsert" and self.was_empty(sink.module.api_name)
+        empty_at_start = (
+            sink.operation == "upsert"
+            and (self.settings.check_ambiguous_keys or self.settings.dry_run)
+            and self.was_empty(sink.module.api_name)
+        )
         if sink.operation == "upsert" and not empty_at_start and self.settings.check_ambiguous_keys:
             key_fields = list(sink.converter.key_fields)
         if key_fields or sink.has_lookups:
@@ -159,13 +190,13 @@ class Services:
             )
         else:
             resolved, rejected = prepared, []
-        if empty_at_start:  # a key this run has not written yet can only insert: mandatory fields apply
-            cache, name, kept = self.lookups.cache, sink.module.api_name, []
+        if empty_at_start and self.settings.dry_run:
+            # Nothing is written in a dry run, so into a module empty at the start every upsert would
+            # insert: the mandatory fields apply (a real run lets Zoho decide insert or update).
+            kept = []
             for record in resolved:
                 missing = sink.converter.missing_mandatory(record.payload)
-                if missing and not (
-                    sink.key_field and record.key and cache.get(name, sink.key_field, record.key)
-                ):
+                if missing:
                     rejected.append((record, missing[0]))
                 else:
                     kept.append(record)
@@ -175,25 +206,41 @@ class Services:
         return list(resolved)
 
     def was_empty(self, module: str) -> bool:
-        """Whether `module` held no record when this run first wrote to it (one COQL call per module).
+        """Whether `module` held no record when this run first wrote to it (one COQL call per module,
+        however many chunks ask at once).
 
         Then no key can match two records that existed before the run, and the per-batch ambiguity
         check (a COQL read per 50 keys, +20% credits on an initial load) is skipped."""
-        with self._lock:
+        with self._probe_lock:
             known = self._empty_at_start.get(module)
-        if known is None:
-            rows = self.client.get_json(
-                "/coql",
-                method="POST",
-                json={"select_query": f"select id from {module} where id is not null limit 1"},
-            )
-            known = not (rows or {}).get("data")
-            with self._lock:
-                self._empty_at_start.setdefault(module, known)
-        return known
+            if known is None:
+                if self.settings.use_coql:
+                    query = f"select id from {module} where id is not null limit 1"
+                    rows = self.client.get_json("/coql", method="POST", json={"select_query": query})
+                else:
+                    rows = self.client.get_json(f"/{module}", params={"fields": "id", "per_page": 1})
+                known = self._empty_at_start[module] = not (rows or {}).get("data")
+            return known
 
     def remember(self, module: Any, payload: dict[str, Any], record_id: str) -> None:
-        self.lookups.remember_record(module, payload, record_id)
+        """Cache a written record's keys for the lookups of child streams (parents before children).
+
+        Only for modules some stream looks up into: the cache holds a few hundred bytes per record, so
+        filling it for every load would make memory grow with the input."""
+        name = module.api_name
+        key_matched = self.settings.check_ambiguous_keys and self._empty_at_start.get(name) is False
+        if key_matched or name in self.looked_up_modules():
+            # Key matching caches "no such key" answers: a key written since must be known as written.
+            self.lookups.remember_record(module, payload, record_id)
+
+    def looked_up_modules(self) -> set[str]:
+        """Modules the current streams look up into (recomputed after each SCHEMA, not per record)."""
+        looked_up = self._looked_up
+        if looked_up is None:
+            sinks = [s for s in list(self.target._sinks_active.values()) if isinstance(s, ZohoSink)]
+            looked_up = {module for s in sinks for module in s.related_modules}
+            self._looked_up = looked_up
+        return looked_up
 
     def rest_writer(self, sink: ZohoSink) -> Any:
         key = f"rest:{sink.stream_name}:{id(sink)}"
@@ -207,11 +254,13 @@ class Services:
                     sink.module,
                     operation=sink.operation,
                     pool=self.pool,
-                    duplicate_check_fields=sink.options.duplicate_check_fields,
+                    duplicate_check_fields=sink.duplicate_check_fields
+                    if sink.operation == "upsert"
+                    else None,
                     external_id_field=sink.options.external_id_field,
                     external_lookups=self.lookups.external_headers(sink.module, sink.mapper),
                     trigger=self.settings.trigger,
-                    reconcile=partial(self.lookups.reconcile, sink.module, sink.key_field),
+                    reconcile=partial(self.lookups.reconcile, sink.module, sink.reconcile_field),
                 )
             return writer
 
@@ -223,6 +272,7 @@ class Services:
                 from target_zoho_crm.bulk_writer import BulkWriter
 
                 writer = self._writers[key] = BulkWriter.for_sink(self, sink)
+                writer.should_stop = lambda: self.keeper.failure is not None
             return writer
 
     def close(self) -> None:
@@ -285,7 +335,7 @@ class TargetZohoCRM(Target):
             self.message_reader.on_bad_line = self._reject_input_line
         self._next_housekeeping = 0.0
         self._plain_sinks: dict[str, ZohoSink] = {}
-        self._terminating = False
+        self._housekeeper: threading.Thread | None = None
         self._finished = False
         self._state_lock = threading.Lock()
         self.max_parallelism = 1  # drain_all only hands batches to lanes; the lanes do the work
@@ -303,10 +353,19 @@ class TargetZohoCRM(Target):
     # -- message handlers -----------------------------------------------------------------------------------
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         stream = message_dict.get("stream")
-        old = self._sinks_active.get(stream) if isinstance(stream, str) else None
-        if isinstance(old, ZohoSink) and old.buffered:
-            old.flush()  # records of the old schema go first, in order (singer-sdk would write them last)
+        maps = self.mapper.stream_maps.get(stream) if isinstance(stream, str) else None
+        if maps and (
+            maps[0].raw_schema != message_dict.get("schema")
+            or maps[0].raw_key_properties != message_dict.get("key_properties")
+        ):
+            # The sinks of the old schema go first, in order (singer-sdk would write them last); an
+            # identical SCHEMA repeated by the tap changes nothing and flushes nothing.
+            for stream_map in maps:
+                old = self._sinks_active.get(stream_map.stream_alias)
+                if isinstance(old, ZohoSink) and old.buffered:
+                    old.flush()
         self.services.connect()
+        self._start_housekeeper()
         try:
             super()._process_schema_message(message_dict)
         except Exception:
@@ -314,6 +373,7 @@ class TargetZohoCRM(Target):
             raise
         if isinstance(stream, str):
             self._register_plain_sink(stream)
+        self.services._looked_up = None
 
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         try:
@@ -374,9 +434,30 @@ class TargetZohoCRM(Target):
             " mapped, validated and accounted for. Turn off the tap's batch mode."
         )
 
+    def _start_housekeeper(self) -> None:
+        """A quiet tap must not hold a STATE back: every half second, while no message is being handled,
+        flush the buffers a waiting STATE depends on."""
+        reader = self.message_reader
+        if self._housekeeper is not None or not isinstance(reader, TolerantReader):
+            return
+
+        def run() -> None:
+            while not self._finished:
+                time.sleep(HOUSEKEEPING_SECONDS * 2.5)
+                if self.keeper.has_pending and self.keeper.failure is None:
+                    with reader.busy:
+                        if not self._finished:
+                            self._flush_for_state()
+
+        self._housekeeper = threading.Thread(target=run, name="zoho-housekeeper", daemon=True)
+        self._housekeeper.start()
+
     def _housekeeping(self) -> None:
         """Surface a failed batch, and cut buffers short when a STATE waits on them (bounded STATE latency)."""
         self.keeper.raise_if_failed()
+        self._flush_for_state()
+
+    def _flush_for_state(self) -> None:
         if self.keeper.has_pending:
             for sink in list(self._sinks_active.values()):
                 if isinstance(sink, ZohoSink) and sink.buffered:
@@ -412,10 +493,20 @@ class TargetZohoCRM(Target):
         finally:
             self._finish(log_only=True)
 
-    def process_endofpipe(self) -> None:
+    def listen(self, file_input: Any = None) -> None:  # type: ignore[misc]
+        """singer-sdk's loop, plus the summary and a clean stop of the writers whatever ends the run."""
         try:
-            super().process_endofpipe()
-            self.keeper.join_all()
+            super().listen(file_input)
+        finally:
+            self._finish()
+
+    def process_endofpipe(self) -> None:
+        reader = self.message_reader
+        busy = reader.busy if isinstance(reader, TolerantReader) else contextlib.nullcontext()
+        try:
+            with busy:  # the housekeeper must not flush while the final drain does
+                super().process_endofpipe()
+                self.keeper.join_all()
         finally:
             self._finish()
         limit = self.settings.max_rejects
@@ -445,20 +536,12 @@ class TargetZohoCRM(Target):
                 services.close()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
-        if self._terminating:
-            return
-        self._terminating = True
+        """Stop reading at the next line boundary; the normal end of input then writes what was read
+        and echoes the STATE it earned. Nothing is done inside the handler itself: it may have
+        interrupted a flush or a STATE write, which must not be re-entered."""
         self.logger.info("Received signal %d: finishing the records already read, then stopping", signum)
-        code = 0
-        try:
-            self.drain_all(is_endofpipe=True)
-            self.keeper.join_all()
-        except BaseException:
-            self.logger.exception("Could not finish the records already read")
-            code = 1
-        finally:
-            self._finish()
-            sys.exit(code)
+        if isinstance(self.message_reader, TolerantReader):
+            self.message_reader.stop()
 
 
 if __name__ == "__main__":

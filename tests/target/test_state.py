@@ -94,3 +94,38 @@ def test_empty_input_is_a_clean_no_op(emulator: Any, target_config: dict[str, An
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == ""
     assert emulator.calls == []
+
+
+def test_sigterm_finishes_what_was_read_and_echoes_its_state(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A quiet tap does not hold a STATE back, and an orchestrator's cancel (SIGTERM) while the tap is
+    silent ends the run cleanly: what was read is written, its STATE echoed, exit code 0."""
+    import signal
+    import time
+
+    (tmp_path / "config.json").write_text(json.dumps({**target_config, "rejects_path": str(tmp_path / "r")}))
+    proc = subprocess.Popen(
+        [CLI, "--config", str(tmp_path / "config.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None
+    messages = [schema("leads", LEAD_PROPERTIES, ["id"]), *[record("leads", lead(i)) for i in range(40)]]
+    messages.append(state({"position": 40}))
+    proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while len(emulator.records("Leads")) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # A waiting STATE got its records written although the tap went quiet (no message to react to).
+    assert len(emulator.records("Leads")) == 40
+    proc.send_signal(signal.SIGTERM)  # the pipe stays open: the tap is silent, not finished
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 0, err[-2000:]
+    assert [json.loads(line) for line in out.splitlines()][-1] == {"position": 40}
+    assert len(emulator.records("Leads")) == 40
