@@ -572,18 +572,25 @@ def _make_line_items(meta: FieldMeta, mandatory_rows: bool) -> Converter:
         return out
 
     def convert(value: Any, path: str) -> Any:
-        if isinstance(value, Mapping):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise _invalid("jsonarray")
-        rows = []
-        for i, item in enumerate(value):
-            if not isinstance(item, Mapping):
-                raise _invalid("jsonarray")
-            rows.append(row(item, f"{path}[{i}]"))
-        return rows
+        return _rows(value, path, row)
 
     return convert
+
+
+def _rows(
+    value: Any, path: str, row: Callable[[Mapping[str, Any], str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A line-item or subform value: a list of row objects (a single object counts as one row)."""
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise _invalid("jsonarray")
+    rows = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise _invalid("jsonarray")
+        rows.append(row(item, f"{path}[{i}]"))
+    return rows
 
 
 def _make_subform(meta: FieldMeta, sub: ModuleInfo | None, zone: tzinfo) -> Converter:
@@ -597,30 +604,24 @@ def _make_subform(meta: FieldMeta, sub: ModuleInfo | None, zone: tzinfo) -> Conv
             if converter is not None:
                 compiled[field.api_name.lower()] = (field.api_name, converter)
 
+    def row(item: Mapping[str, Any], row_path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, cell in item.items():
+            spec = compiled.get(str(key).lower())
+            if spec is None or cell is None:
+                out[str(key)] = cell
+                continue
+            name, fn = spec
+            cell_path = f"{row_path}.{name}"
+            try:
+                out[name] = fn(cell, cell_path)
+            except ConversionError as exc:
+                exc.details = {"api_name": name, "json_path": cell_path, **exc.details}
+                raise
+        return out
+
     def convert(value: Any, path: str) -> Any:
-        if isinstance(value, Mapping):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise _invalid("jsonarray")
-        rows = []
-        for i, item in enumerate(value):
-            if not isinstance(item, Mapping):
-                raise _invalid("jsonarray")
-            out: dict[str, Any] = {}
-            for key, cell in item.items():
-                spec = compiled.get(str(key).lower())
-                if spec is None or cell is None:
-                    out[str(key)] = cell
-                    continue
-                name, fn = spec
-                cell_path = f"{path}[{i}].{name}"
-                try:
-                    out[name] = fn(cell, cell_path)
-                except ConversionError as exc:
-                    exc.details = {"api_name": name, "json_path": cell_path, **exc.details}
-                    raise
-            rows.append(out)
-        return rows
+        return _rows(value, path, row)
 
     return convert
 

@@ -89,6 +89,11 @@ class ZohoSink(BatchSink):
         # What a lost insert is looked up by before it is resent (Zoho keeps these fields unique).
         self.reconcile_field = self.key_field or next((f for f in unique if f in mapped), None)
         self.related_modules = self._related_modules()
+        self.has_rows = any(
+            meta.data_type == "subform" or meta.api_name == self.module.line_items_field
+            for meta in self.mapper.mapping.values()
+        )
+        self._warned_rows = False
         self.has_lookups = any(
             meta.data_type in LOOKUP_TYPES or meta.api_name == self.module.line_items_field
             for meta in self.mapper.mapping.values()
@@ -196,6 +201,19 @@ class ZohoSink(BatchSink):
         self.lane.previous, self.lane.previous_api = progress.done, api
 
     def _api_for(self, size: int) -> str:
+        if self.api_type == "rest":
+            return "rest"
+        if self.has_rows:
+            # Line items and subforms need parent/child CSVs, which this target does not write: such
+            # records go through REST (it carries them), never to the rejects file for the API's sake.
+            if self.api_type == "bulk" and not self._warned_rows:
+                self._warned_rows = True
+                self.logger.warning(
+                    "Stream '%s' maps line items or subforms, which Bulk Write cannot take in one CSV: "
+                    "it is loaded through REST.",
+                    self.stream_name,
+                )
+            return "rest"
         if self.api_type == "auto":
             from target_zoho_crm.api_choice import choose_api
 

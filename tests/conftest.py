@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.target.faults_support import wait_quiet
 
 EMULATOR_CLIENT_ID = "1000.EMULATOR0CLIENT0ID"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"
@@ -27,24 +28,11 @@ def zoho() -> Iterator[Any]:
         yield server
 
 
-def _wait_until_quiet(zoho: Any, timeout: float = 15.0) -> None:
-    """Calls a killed or timed-out target had already sent still finish inside the emulator (Zoho does
-    not know its client is gone): let them land before the reset, not in the next test's store."""
-    deadline = time.monotonic() + timeout
-    quiet_since: float | None = None
-    while time.monotonic() < deadline:
-        if zoho.state.gate.in_flight == 0:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= 0.1:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def emulator(zoho: Any) -> Iterator[Any]:
-    _wait_until_quiet(zoho)
+    # Calls a killed or timed-out target had already sent still finish inside the emulator (Zoho does
+    # not know its client is gone): let them land before the reset, not in the next test's store.
+    wait_quiet(zoho, timeout=15)
     zoho.reset()
     if hasattr(zoho, "set_latency"):
         zoho.set_latency(0)

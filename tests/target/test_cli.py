@@ -225,3 +225,32 @@ def test_parents_before_children_in_one_run(
         ("lost@x.test", "INVALID_DATA", "Account_Name")
     ]
     assert run.states[-1] == {"done": True}
+
+
+def test_line_items_go_through_rest_even_when_bulk_is_asked(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Bulk Write takes one CSV per module; line items would need parent/child files. Such a stream is
+    loaded through REST (with a warning), never rejected because of the API choice."""
+    product = emulator.add_record("Products", {"Product_Name": "Widget", "Product_Code": "W-1"})
+    props = {
+        "subject": {"type": "string"},
+        "quoted_items": {"type": "array", "items": {"type": "object"}},
+    }
+    messages: list[Any] = [schema("quotes", props, ["subject"])]
+    messages += [
+        record("quotes", {"subject": f"Q{i}", "quoted_items": [{"Product_Name": product, "Quantity": i + 1}]})
+        for i in range(3)
+    ]
+    run = run_target(
+        _config(target_config, tmp_path, api_type="bulk"),
+        write_lines(tmp_path / "in.singer", messages),
+        tmp_path,
+    )
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "loaded through REST" in run.stderr
+    quotes = {q["Subject"]: q for q in emulator.records("Quotes")}
+    assert set(quotes) == {"Q0", "Q1", "Q2"}
+    assert quotes["Q2"]["Quoted_Items"][0]["Quantity"] == 3
+    assert read_rejects(tmp_path / "rejects.jsonl") == []
