@@ -134,6 +134,7 @@ class TimingMiddleware:
 def serve(argv: list[str] | None = None) -> int:
     """Run the emulator with the timing wrapper until SIGTERM; print the URL once it listens."""
     from target_zoho_crm.emulator import ZohoEmulator
+    from target_zoho_crm.emulator.server import tune_own_process
 
     p = argparse.ArgumentParser(prog="python -m bench.emulator")
     p.add_argument("--latency-ms", type=int, default=0)
@@ -154,6 +155,7 @@ def serve(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    tune_own_process()
     emulator.start()
     print(emulator.url, flush=True)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .limits import EDITIONS
 from .scopes import DEFAULT_SCOPES
-from .server import ZohoEmulator
+from .server import ZohoEmulator, tune_own_process
 from .state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    tune_own_process()
     emulator.start()
     print(emulator.url, flush=True)
     try:

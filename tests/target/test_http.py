@@ -18,7 +18,7 @@ import pytest
 
 from target_zoho_crm.auth import TokenManager
 from target_zoho_crm.config import ZohoUrls, resolve_urls
-from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient, credit_cost
+from target_zoho_crm.http import FairGate, MaybeWrittenError, ZohoAPIError, ZohoClient, credit_cost
 from target_zoho_crm.redact import Redactor
 from tests.conftest import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN
 
@@ -201,6 +201,36 @@ def test_concurrency_is_capped_and_connections_are_reused(emulator: Any) -> None
     pools = list(adapter.poolmanager.pools._container.values())
     assert sum(p.num_connections for p in pools) <= 3  # keep-alive: 37 calls over at most 3 sockets
     assert not [c for c in emulator.calls if c["status"] == 429]
+
+
+def test_the_gate_serves_waiting_calls_first_come_first_served() -> None:
+    """A thread that frees a slot and asks again at once must queue behind the threads already waiting
+    (threading.Semaphore lets it barge in: a batch's last chunks then waited for many turns)."""
+    gate = FairGate(1)
+    order: list[str] = []
+    gate.__enter__()  # the "busy" caller holds the only slot
+    waiting: list[threading.Thread] = []
+    for name in ("first", "second"):
+        ready = threading.Event()
+
+        def wait(name: str = name, ready: threading.Event = ready) -> None:
+            ready.set()
+            with gate:
+                order.append(name)
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        ready.wait()
+        deadline = threading.Event()
+        while len(gate._waiters) < len(waiting) + 1 and not deadline.wait(0.001):
+            pass
+        waiting.append(thread)
+    gate.__exit__(None, None, None)  # hands the slot to "first"...
+    with gate:  # ...so the busy caller, asking again at once, comes after both waiters
+        order.append("busy again")
+    for thread in waiting:
+        thread.join(5)
+    assert order == ["first", "second", "busy again"]
 
 
 def test_unbounded_concurrency_would_hit_zohos_limit() -> None:
