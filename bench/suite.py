@@ -314,6 +314,26 @@ def credits(ctx: Context, sizes: list[int]) -> BenchResult:
         )
         result.checks.append(Check(f"credits at {n:,}: used ÷ cheapest plan", ratio, "≤ 1.02", ratio <= 1.02))
         result.runs[str(n)] = m
+    if sizes:
+        # What the ambiguity check costs: by default an upsert first asks Zoho (1 COQL credit per module
+        # per run) whether the module held records before the run; without it, no such read is made.
+        n = min(sizes)
+        zoho = ctx.fresh()
+        run_target(
+            f"credits-auto-{n}-unchecked",
+            ctx.workdir,
+            zoho.url,
+            stdin_path=ctx.input(n),
+            api_type="auto",
+            check_ambiguous_keys=False,
+        )
+        _check_loaded(zoho, n, f"credits-auto-{n}-unchecked")
+        used = int(zoho.credits()["used"])
+        cheapest = cheapest_plan(n)[1]
+        result.notes.append(
+            f"The same {n:,} records with `check_ambiguous_keys: false` (no COQL probe for keys that could "
+            f"match several Zoho records): {used:,} credits, {used / cheapest:.2f}x the cheapest plan."
+        )
     return result
 
 

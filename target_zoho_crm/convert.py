@@ -282,7 +282,7 @@ def _make_text(meta: FieldMeta, pattern: re.Pattern[str] | None = None) -> Conve
     strip = pattern is not None
 
     def convert(value: Any, path: str) -> Any:
-        text = _as_text(value, expected)
+        text = value if value.__class__ is str else _as_text(value, expected)
         if strip:
             text = text.strip()
             if not text:
@@ -317,7 +317,7 @@ def _make_picklist(meta: FieldMeta) -> Converter:
     max_length = meta.length or 120
 
     def convert(value: Any, path: str) -> Any:
-        text = _as_text(value, "picklist").strip()
+        text = (value if value.__class__ is str else _as_text(value, "picklist")).strip()
         if not text:
             return None
         if text in exact:
@@ -682,6 +682,9 @@ def _compile_field(meta: FieldMeta, zone: tzinfo, subforms: Mapping[str, ModuleI
     return _passthrough
 
 
+_MISSING = object()
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, (list, dict)) and not value)
 
@@ -721,15 +724,15 @@ class RecordConverter:
         self.operation = operation
         self.api_version = api_version
         line_items = module.line_items_field
-        self._steps: list[tuple[str, str, Converter]] = []
+        # (property, field API name, Zoho's json_path for its errors, converter), compiled once.
+        self._steps: list[tuple[str, str, str, Converter]] = []
         for prop, meta in mapper.mapping.items():
             if meta.api_name == line_items:
                 converter: Converter | None = _make_line_items(meta, mandatory_rows=operation != "update")
             else:
                 converter = _compile_field(meta, self.zone, subform_modules or {})
             if converter is not None:
-                self._steps.append((prop, meta.api_name, converter))
-        self._paths = {api_name: f"$.data[0].{api_name}" for _, api_name, _ in self._steps}
+                self._steps.append((prop, meta.api_name, f"$.data[0].{meta.api_name}", converter))
         mandatory = [
             name
             for name in module.mandatory_fields
@@ -748,25 +751,25 @@ class RecordConverter:
         """The Zoho payload for one record and the errors Zoho would return for it (empty when ok)."""
         payload: dict[str, Any] = {}
         errors: list[ZohoError] = []
-        paths = self._paths
-        for prop, api_name, converter in self._steps:
-            if prop not in record:
+        missing = _MISSING
+        for prop, api_name, path, converter in self._steps:
+            value = record.get(prop, missing)
+            if value is missing:
                 continue
-            value = record[prop]
-            if value is None or value == "" or (value.__class__ is str and value.isspace()):
+            if value is None or (value.__class__ is str and (not value or value.isspace())):
                 payload[api_name] = None
                 continue
-            path = paths[api_name]
             try:
                 payload[api_name] = converter(value, path)
             except ConversionError as exc:
                 details = {"api_name": api_name, "json_path": path, **exc.details}
                 errors.append(ZohoError(exc.code, exc.message, details))
-        if self.operation == "insert" or (
-            self.operation == "upsert" and not any(not _is_empty(payload.get(k)) for k in self.key_fields)
-        ):
+        if self.operation == "insert" or (self.operation == "upsert" and not self._has_key(payload)):
             errors.extend(self.missing_mandatory(payload, skip={e.field for e in errors}))
         return payload, errors
+
+    def _has_key(self, payload: Mapping[str, Any]) -> bool:
+        return any(not _is_empty(payload.get(name)) for name in self.key_fields)
 
     def missing_mandatory(self, payload: Mapping[str, Any], skip: Iterable[Any] = ()) -> list[ZohoError]:
         """MANDATORY_NOT_FOUND for each mandatory field absent or empty in `payload`."""

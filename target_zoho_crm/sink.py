@@ -51,6 +51,7 @@ class ZohoSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self._fast_validator: Any = None
+        self._max_size: int | None = None
         super().__init__(target, stream_name, schema, key_properties)
         self.services: Services = target.services
         settings = self.services.settings
@@ -117,10 +118,16 @@ class ZohoSink(BatchSink):
     # -- sizes ---------------------------------------------------------------------------------------------
     @property
     def max_size(self) -> int:
-        configured = self.config.get("batch_size_rows")
-        if configured:
-            return int(configured)
-        return REST_BATCH_SIZE if self.api_type == "rest" else BULK_BATCH_SIZE
+        """Read on every record (singer-sdk's `is_full`): computed once."""
+        size = self._max_size
+        if size is None:
+            configured = self.config.get("batch_size_rows")
+            if configured:
+                size = int(configured)
+            else:
+                size = REST_BATCH_SIZE if self.api_type == "rest" else BULK_BATCH_SIZE
+            self._max_size = size
+        return size
 
     # -- validation (main thread; must stay cheap) ----------------------------------------------------------
     def get_validator(self) -> None:
@@ -337,6 +344,7 @@ class ZohoSink(BatchSink):
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
         by_index = {p.index: p for p in prepared}
+        remembers = self.services.remembers(self.module)
         inserted = updated = 0
         for outcome in outcomes:
             record = by_index[outcome.index]
@@ -349,8 +357,8 @@ class ZohoSink(BatchSink):
                     inserted += 1
                 else:
                     updated += 1
-                if outcome.record_id:
-                    self.services.remember(self.module, record.payload, outcome.record_id)
+                if outcome.record_id and remembers:
+                    self.services.lookups.remember_record(self.module, record.payload, outcome.record_id)
         self.services.summary.add(self.stream_name, inserted=inserted, updated=updated)
 
     def _reject(

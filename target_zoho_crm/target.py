@@ -235,16 +235,15 @@ class Services:
                 known = self._empty_at_start[module] = not (rows or {}).get("data")
             return known
 
-    def remember(self, module: Any, payload: dict[str, Any], record_id: str) -> None:
-        """Cache a written record's keys for the lookups of child streams (parents before children).
-
-        Only for modules some stream looks up into: the cache holds a few hundred bytes per record, so
-        filling it for every load would make memory grow with the input."""
+    def remembers(self, module: Any) -> bool:
+        """Whether written records of `module` are cached for the lookups of child streams (parents
+        before children): only for modules some stream looks up into, or whose keys are matched against
+        Zoho (that cache holds "no such key" answers, so a key written since must be known as written).
+        The cache holds a few hundred bytes per record: filling it for every load would make memory grow
+        with the input."""
         name = module.api_name
         key_matched = self.settings.check_ambiguous_keys and self._empty_at_start.get(name) is False
-        if key_matched or name in self.looked_up_modules():
-            # Key matching caches "no such key" answers: a key written since must be known as written.
-            self.lookups.remember_record(module, payload, record_id)
+        return key_matched or name in self.looked_up_modules()
 
     def looked_up_modules(self) -> set[str]:
         """Modules the current streams look up into (recomputed after each SCHEMA, not per record)."""
