@@ -44,7 +44,7 @@ FULL = Sizes(
     throughput=50_000,
     credits=[1_000, 10_000, 100_000],
     memory=[10_000, 100_000, 1_000_000],
-    memory_rest=[10_000, 100_000],
+    memory_rest=[10_000, 100_000, 1_000_000],
     bulk=100_000,
 )
 QUICK = Sizes(

@@ -38,7 +38,7 @@ import threading
 import time
 import zipfile
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,7 +56,6 @@ LOGGER = logging.getLogger("target_zoho_crm.bulk")
 MAX_ROWS_PER_JOB = 25_000
 MAX_FILE_BYTES = 25 * 1024 * 1024
 CSV_BYTES_BUDGET = MAX_FILE_BYTES - 1024 * 1024  # the CSV itself stays under 25 MB with room for the zip
-DEFAULT_JOB_TIMEOUT = 4 * 3600.0  # a job still running after this is given up on (its records rejected)
 BULK_JOB_CREDITS = 500
 DONE_STATES = frozenset({"COMPLETED", "FAILED"})
 JOB_FAILED = "BULK_JOB_FAILED"
@@ -158,7 +157,7 @@ class BulkWriter:
     @classmethod
     def for_sink(cls, services: Any, sink: Any) -> BulkWriter:
         """The writer for one sink, from the run's shared client and the stream's options."""
-        config: Mapping[str, Any] = services.target.config
+        settings = services.settings
         lookups = getattr(services, "lookups", None)
         summary = getattr(services, "summary", None)
         stream = sink.stream_name
@@ -173,10 +172,10 @@ class BulkWriter:
             operation=sink.operation,
             duplicate_check_fields=sink.duplicate_check_fields,
             external_id_field=sink.options.external_id_field,
-            max_jobs_in_flight=int(config.get("bulk_max_jobs_in_flight") or DEFAULT_BULK_MAX_JOBS_IN_FLIGHT),
-            poll_max_interval=float(config.get("bulk_poll_max_interval") or DEFAULT_BULK_POLL_MAX_INTERVAL),
+            max_jobs_in_flight=settings.bulk_max_jobs_in_flight,
+            poll_max_interval=settings.bulk_poll_max_interval,
             name_field=getattr(lookups, "name_field", None),
-            job_timeout=DEFAULT_JOB_TIMEOUT,
+            job_timeout=settings.bulk_job_timeout,
             on_job=on_job,
             key_field=getattr(sink, "key_field", None),
         )
@@ -196,6 +195,13 @@ class BulkWriter:
         records = list(records)
         position = {r.index: i for i, r in enumerate(records)}
         local, parts = self._plan(records)
+        del records
+        for part in parts:
+            # The zip carries the rows now; matching the results needs only each record's first cell.
+            key = part.columns[0].api_name
+            part.records = [
+                PreparedRecord(r.index, r.source, {key: r.payload.get(key)}, r.key) for r in part.records
+            ]
         futures: list[Future[list[Outcome]]] = []
         for part in parts:
             self._slots.acquire()

@@ -66,6 +66,7 @@ DEFAULT_MAX_CONCURRENCY = 10
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
 DEFAULT_BULK_POLL_MAX_INTERVAL = 30.0
+DEFAULT_BULK_JOB_TIMEOUT = 4 * 3600.0
 DEFAULT_BULK_MAX_JOBS_IN_FLIGHT = 2
 DEFAULT_STATE_FLUSH_SECONDS = 2.0
 CATCH_ALL_STREAM = "*"
@@ -290,6 +291,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
         description="Bulk Write jobs per stream that may run at once while the target keeps reading.",
     ),
+    th.Property(
+        "bulk_job_timeout",
+        th.NumberType,
+        default=DEFAULT_BULK_JOB_TIMEOUT,
+        description="Seconds a Bulk Write job may stay in progress before the run stops waiting for it: "
+        "its records are then rejected with BULK_JOB_FAILED, status TIMED_OUT (Zoho may still finish the job: check it "
+        "before loading them again).",
+    ),
 ).to_dict()
 
 
@@ -447,6 +456,7 @@ class TargetSettings:
     bulk_poll_max_interval: float
     bulk_max_jobs_in_flight: int
     batch_size_rows: int | None
+    bulk_job_timeout: float = DEFAULT_BULK_JOB_TIMEOUT
     state_flush_seconds: float = DEFAULT_STATE_FLUSH_SECONDS
     check_ambiguous_keys: bool = True
 
@@ -489,6 +499,7 @@ class TargetSettings:
                 _get(config, "bulk_max_jobs_in_flight", DEFAULT_BULK_MAX_JOBS_IN_FLIGHT)
             ),
             batch_size_rows=config.get("batch_size_rows"),
+            bulk_job_timeout=float(_get(config, "bulk_job_timeout", DEFAULT_BULK_JOB_TIMEOUT)),
             state_flush_seconds=float(_get(config, "state_flush_seconds", DEFAULT_STATE_FLUSH_SECONDS)),
             check_ambiguous_keys=bool(config.get("check_ambiguous_keys", True)),
         )

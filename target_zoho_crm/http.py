@@ -269,10 +269,11 @@ class ZohoClient:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> ZohoClient:
-        """Build the run's TokenManager + ZohoClient from the target config."""
+        """Build the run's TokenManager + ZohoClient from the target config (and its parsed `settings=`,
+        when the caller has them already)."""
         from target_zoho_crm.config import TargetSettings
 
-        settings = TargetSettings.from_config(config)
+        settings = kwargs.pop("settings", None) or TargetSettings.from_config(config)
         session = requests.Session()
         redactor = kwargs.pop("redactor", None) or REDACTOR
         redactor.add_config(config)

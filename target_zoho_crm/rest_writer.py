@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
 from typing import Any
 
 from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient, decode_json
@@ -48,14 +47,9 @@ class FatalWriteError(RuntimeError):
     """A failure no record of the load can survive (credentials, scope, permission, module)."""
 
 
-def chunked(
-    records: Sequence[PreparedRecord], size: int = MAX_RECORDS_PER_CALL
-) -> list[list[PreparedRecord]]:
-    return [list(records[i : i + size]) for i in range(0, len(records), size)]
-
-
 class RestWriter:
-    """Writes PreparedRecords through Zoho's REST record APIs, up to the client's concurrency."""
+    """Writes chunks of up to 100 PreparedRecords through Zoho's REST record APIs (`write_chunk`); the
+    sink runs the chunks on the run's shared pool, up to the client's concurrency."""
 
     def __init__(
         self,
@@ -63,7 +57,6 @@ class RestWriter:
         module: ModuleInfo,
         *,
         operation: str,
-        pool: Executor,
         duplicate_check_fields: list[str] | None = None,
         external_id_field: str | None = None,
         external_lookups: list[str] | None = None,
@@ -76,7 +69,6 @@ class RestWriter:
         self.client = client
         self.module = module
         self.operation = operation
-        self.pool = pool
         self.duplicate_check_fields = duplicate_check_fields or []
         self.external_id_field = external_id_field
         self.external_lookups = external_lookups or []
@@ -109,16 +101,6 @@ class RestWriter:
         return body
 
     # -- writing -------------------------------------------------------------------------------------
-    def submit(self, records: Sequence[PreparedRecord]) -> list[Future[list[Outcome]]]:
-        """Start every chunk on the shared pool; the caller gathers the futures (in order)."""
-        return [self.pool.submit(self.write_chunk, chunk) for chunk in chunked(records)]
-
-    def write(self, records: Sequence[PreparedRecord]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for future in self.submit(records):
-            outcomes.extend(future.result())
-        return outcomes
-
     def write_chunk(self, chunk: Sequence[PreparedRecord], *, attempt: int = 0) -> list[Outcome]:
         try:
             payload = self._send(chunk)

@@ -24,7 +24,7 @@ from target_zoho_crm.fields import FieldMapper
 from target_zoho_crm.lookups import upsert_match_order
 from target_zoho_crm.pipeline import BatchProgress
 from target_zoho_crm.rest_writer import MAX_RECORDS_PER_CALL, RestWriter
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, ZohoError
+from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, ZohoError, pack, unpack
 
 if TYPE_CHECKING:
     from target_zoho_crm.target import Services, TargetZohoCRM
@@ -102,7 +102,9 @@ class ZohoSink(BatchSink):
         self.lane = self.services.keeper.lane(stream_name)
         if self.api_type != "rest":
             self.lane.max_queued = 2  # batches of up to 25,000 records: keep few of them in memory
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[dict[str, Any] | bytes] = []
+        self._first_seq = 0
+        self._pack_buffer = self.api_type != "rest"
         self._oldest_at = 0.0
         stats = self.services.summary.stream(stream_name)
         stats.module, stats.operation = self.module.api_name, self.operation
@@ -152,9 +154,10 @@ class ZohoSink(BatchSink):
         seq = self.services.keeper.next_seq()
         record[SEQ_MARK] = seq
         if not self._buffer:
-            self.lane.buffer_min_seq = seq
+            self.lane.buffer_min_seq = self._first_seq = seq
             self._oldest_at = time.monotonic()
-        self._buffer.append(record)
+        # A Bulk batch buffers up to 25,000 records: packed, they take a third of the memory.
+        self._buffer.append(pack(record) if self._pack_buffer else record)
 
     @property
     def current_size(self) -> int:
@@ -178,13 +181,13 @@ class ZohoSink(BatchSink):
             return None
         batch, self._buffer = self._buffer, []
         deps = self.services.parents_of(self)
-        progress = self.lane.submit(batch[0][SEQ_MARK], lambda p: self._write_batch(batch, deps, p))
+        progress = self.lane.submit(self._first_seq, lambda p: self._write_batch(batch, deps, p))
         self.lane.buffer_min_seq = None
         return progress
 
     # -- the background work of one batch (on the stream's lane) ------------------------------------------------
     def _write_batch(
-        self, batch: list[dict[str, Any]], deps: list[Future[Any]], progress: BatchProgress
+        self, batch: list[dict[str, Any] | bytes], deps: list[Future[Any]], progress: BatchProgress
     ) -> None:
         """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected,
         and not before the stream's previous batch is done (so `lane.previous` covers every earlier one)."""
@@ -240,10 +243,12 @@ class ZohoSink(BatchSink):
         kept = [r for i, r in enumerate(prepared) if r.key is None or i in keep]
         return kept, len(prepared) - len(kept)
 
-    def _convert(self, records: list[dict[str, Any]]) -> list[PreparedRecord]:
-        """Convert to Zoho's formats and check locally (CPU only: done on the lane thread)."""
+    def _convert(self, records: list[dict[str, Any] | bytes]) -> list[PreparedRecord]:
+        """Convert to Zoho's formats and check locally (CPU only: done on the lane thread). A packed
+        record stays packed as the PreparedRecord's source (only the rejects file reads it)."""
         prepared: list[PreparedRecord] = []
-        for record in records:
+        for item in records:
+            record = unpack(item)
             index = record[SEQ_MARK]
             invalid = record.get(INVALID_MARK)
             if invalid is not None:
@@ -260,7 +265,7 @@ class ZohoSink(BatchSink):
             prepared.append(
                 PreparedRecord(
                     index=index,
-                    source=record,
+                    source=item,
                     payload=payload,
                     key=None if key is None or key == "" else str(key),
                 )
@@ -329,11 +334,16 @@ class ZohoSink(BatchSink):
             return []
         progress.start([prepared[0].index])
         job = self.services.bulk_writer(self).submit(prepared)
+        # While Zoho runs the job (minutes), keep only what its results need: the packed source for
+        # rejects, and the payload only when written records are cached for lookups.
+        remembers = self.services.remembers(self.module)
+        waiting = [PreparedRecord(r.index, r.source, r.payload if remembers else {}, r.key) for r in prepared]
+        del prepared, converted
         recorded: Future[None] = Future()
 
         def record(finished: Future[list[Outcome]]) -> None:
             try:
-                self._record_outcomes(prepared, finished.result(), api="bulk")
+                self._record_outcomes(waiting, finished.result(), api="bulk")
                 progress.chunk_done(0)
                 recorded.set_result(None)
             except BaseException as exc:
@@ -363,13 +373,13 @@ class ZohoSink(BatchSink):
 
     def _reject(
         self,
-        record: dict[str, Any],
+        record: dict[str, Any] | bytes,
         error: ZohoError,
         *,
         more: Sequence[ZohoError] = (),
         api: str | None = None,
     ) -> None:
-        source = {k: v for k, v in record.items() if k not in (SEQ_MARK, INVALID_MARK)}
+        source = {k: v for k, v in unpack(record).items() if k not in (SEQ_MARK, INVALID_MARK)}
         extra = {"more_errors": [e.as_dict() for e in more]} if more else None
         self.services.rejects.write(
             stream=self.stream_name,

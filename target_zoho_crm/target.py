@@ -160,7 +160,7 @@ class Services:
         from target_zoho_crm.lookups import LookupResolver
 
         config = dict(self.target.config)
-        self.client = ZohoClient.from_config(config, redactor=self.target.redactor)
+        self.client = ZohoClient.from_config(config, redactor=self.target.redactor, settings=self.settings)
         self.catalog = ModuleCatalog(self.client, self.settings.api_version)
         self.lookups = LookupResolver(self.client, self.catalog, use_coql=self.settings.use_coql)
         self.pool = ThreadPoolExecutor(
@@ -265,7 +265,6 @@ class Services:
                     self.client,
                     sink.module,
                     operation=sink.operation,
-                    pool=self.pool,
                     duplicate_check_fields=sink.duplicate_check_fields
                     if sink.operation == "upsert"
                     else None,

@@ -254,3 +254,47 @@ def test_line_items_go_through_rest_even_when_bulk_is_asked(
     assert set(quotes) == {"Q0", "Q1", "Q2"}
     assert quotes["Q2"]["Quoted_Items"][0]["Quantity"] == 3
     assert read_rejects(tmp_path / "rejects.jsonl") == []
+
+
+def test_dates_and_datetimes_land_in_zohos_formats(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Zoho takes `date` as yyyy-MM-dd and `datetime` as ISO 8601 with an offset, to the second
+    (https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html, insert-records.html). A naive
+    time is read in the configured `timezone`; a value that is no date is rejected with Zoho's error."""
+    props = {
+        "name": {"type": "string"},
+        "purchased": {"type": ["string", "null"], "format": "date"},
+        "serviced": {"type": ["string", "null"], "format": "date-time"},
+    }
+    rows = [
+        ("naive", "2026-03-01", "2026-03-01T10:00:00"),
+        ("utc", "2026-03-01T23:30:00Z", "2026-03-01T10:00:00Z"),
+        ("fraction", "2026-03-02", "2026-03-01T10:00:00.654321-05:00"),
+        ("date only", "2026-03-03", "2026-03-04"),
+        ("bad", "2026-03-03", "next tuesday"),
+    ]
+    messages: list[Any] = [schema("vehicles", props, ["name"])]
+    messages += [
+        record("vehicles", {"name": name, "purchased": day, "serviced": at}) for name, day, at in rows
+    ]
+    cfg = _config(
+        target_config,
+        tmp_path,
+        timezone="Asia/Kolkata",
+        streams={"vehicles": {"field_map": {"purchased": "Purchase_Date", "serviced": "Last_Serviced_At"}}},
+    )
+    run = run_target(cfg, write_lines(tmp_path / "in.singer", messages), tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    stored = {r["Name"]: r for r in emulator.records("Vehicles")}
+    assert {n: (r["Purchase_Date"], r["Last_Serviced_At"]) for n, r in stored.items()} == {
+        "naive": ("2026-03-01", "2026-03-01T10:00:00+05:30"),
+        "utc": ("2026-03-01", "2026-03-01T10:00:00+00:00"),
+        "fraction": ("2026-03-02", "2026-03-01T10:00:00-05:00"),
+        "date only": ("2026-03-03", "2026-03-04T00:00:00+05:30"),
+    }
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert [(r["record"]["name"], r["code"], r["field"]) for r in rejects] == [
+        ("bad", "INVALID_DATA", "Last_Serviced_At")
+    ]

@@ -61,6 +61,7 @@ SETTINGS = [
     "timezone",
     "bulk_poll_max_interval",
     "bulk_max_jobs_in_flight",
+    "bulk_job_timeout",
     "request_timeout",
     "max_retries",
     "state_flush_seconds",

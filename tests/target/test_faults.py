@@ -365,6 +365,27 @@ def test_bulk_job_in_progress_for_long_is_waited_for(
     assert run.states == [{"position": 2000}]
 
 
+def test_bulk_job_past_bulk_job_timeout_is_rejected_and_never_rerun(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """`bulk_job_timeout`: a job still in progress after it is given up on. Its records are rejected
+    with the job's status (Zoho may still finish it, so it is never created a second time) and counted
+    as rejected in the summary: none is reported loaded without Zoho's word for it."""
+    with bulk_speed(emulator, 100):
+        run = _run(
+            _bulk_config(target_config, tmp_path, bulk_job_timeout=0.5), lead_input(range(300)), tmp_path
+        )
+
+    assert len([c for c in _jobs(emulator) if c["status"] == 201]) == 1
+    rejected = rejects_by_id(tmp_path)
+    assert set(rejected) == set(range(300))
+    assert {r["code"] for r in rejected.values()} == {"BULK_JOB_FAILED"}
+    assert all("TIMED_OUT" in r["message"] for r in rejected.values())
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = summary_row(run.stderr, "leads")
+    assert (row["read"], row["inserted"], row["rejected"]) == (300, 0, 300)
+
+
 def test_bulk_faults_on_upload_and_poll_are_retried(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:

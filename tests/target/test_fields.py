@@ -145,3 +145,17 @@ def test_mapping_against_the_emulators_metadata(emulator: Any, target_config: di
     assert mapper.mapping["account_name"].lookup_module == "Accounts"
     assert set(mapper.ignored) == {"created_time", "shoe_size"}
     assert "read-only" in mapper.ignored["created_time"]
+
+
+def test_a_lookups_related_module_is_read_in_every_versions_shape() -> None:
+    """v2.1 and later name the related module as an object; v2 (and org exports made with it) as a
+    plain name. Both must resolve, or lookups from a v2 export would never be resolved."""
+    base = {"api_name": "Account_Name", "data_type": "lookup", "field_label": "Account Name"}
+    as_object = FieldMeta.from_zoho({**base, "lookup": {"module": {"api_name": "Accounts", "id": "1"}}})
+    as_name = FieldMeta.from_zoho({**base, "lookup": {"module": "Accounts", "api_name": "Account_Name"}})
+    empty = FieldMeta.from_zoho({**base, "lookup": {}})
+    assert (as_object.lookup_module, as_name.lookup_module, empty.lookup_module) == (
+        "Accounts",
+        "Accounts",
+        None,
+    )

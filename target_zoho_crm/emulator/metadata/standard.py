@@ -662,6 +662,7 @@ MODULES: list[M] = [
                 picklist=["Air Conditioning", "Bluetooth", "Cruise Control", "Navigation", "Sunroof"],
             ),
             F("Purchase_Date", "date", custom=True),
+            F("Last_Serviced_At", "datetime", custom=True, label="Last Serviced At"),
             F("Mileage", "double", custom=True, decimal_place=1),
             F("Year", "integer", custom=True, length=4),
             F("Email", "email", label="Email"),
