@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import suite
@@ -36,6 +36,7 @@ class Sizes:
     memory: list[int]
     memory_rest: list[int]
     bulk: int
+    memory_bulk: list[int] = field(default_factory=list)
     latency_ms: int = 200
 
 
@@ -46,6 +47,7 @@ FULL = Sizes(
     memory=[10_000, 100_000, 1_000_000],
     memory_rest=[10_000, 100_000, 1_000_000],
     bulk=100_000,
+    memory_bulk=[100_000, 250_000],
 )
 QUICK = Sizes(
     cpu=20_000,
@@ -54,6 +56,7 @@ QUICK = Sizes(
     memory=[5_000, 20_000, 100_000],
     memory_rest=[5_000, 20_000],
     bulk=25_000,
+    memory_bulk=[75_000, 100_000],
 )
 
 
@@ -79,7 +82,13 @@ def run(
             ("credits", lambda: suite.credits(ctx, sizes.credits)),
             (
                 "memory",
-                lambda: suite.memory(ctx, sizes.memory, sizes.memory_rest, {BULK_SERIES: rss_with_writes}),
+                lambda: suite.memory(
+                    ctx,
+                    sizes.memory,
+                    sizes.memory_rest,
+                    {BULK_SERIES: rss_with_writes},
+                    bulk_sizes=sizes.memory_bulk,
+                ),
             ),
             ("bulk", lambda: suite.bulk(ctx, sizes.bulk)),
         ]

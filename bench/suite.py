@@ -338,24 +338,38 @@ def credits(ctx: Context, sizes: list[int]) -> BenchResult:
 
 
 # -- 4. Memory ------------------------------------------------------------------------------------------------
+BULK_BATCH_ROWS = 25_000  # the target's Bulk batch (Zoho's rows per job)
+
+
 def memory(
-    ctx: Context, sizes: list[int], rest_sizes: list[int], extra: dict[str, dict[int, float]] | None = None
+    ctx: Context,
+    sizes: list[int],
+    rest_sizes: list[int],
+    extra: dict[str, dict[int, float]] | None = None,
+    bulk_sizes: list[int] | None = None,
 ) -> BenchResult:
     """Peak RSS per input size, streamed from the generator (no input file, nothing held by the harness).
 
-    Dry runs (read, validate, convert; nothing sent) and REST loads into the emulator are measured here;
-    `extra` carries peaks measured by other benchmarks' runs (the Bulk loads of the credits benchmark).
+    Dry runs (read, validate, convert; nothing sent), REST loads and Bulk loads into the emulator are
+    measured here; `extra` carries peaks measured by other benchmarks' runs (the Bulk loads of the
+    credits benchmark). A Bulk load holds whole 25,000-row batches (one buffered, one being prepared,
+    one in a job), so its flatness is checked between sizes that fill that pipeline; a smaller load's
+    peak is shown beside it.
     """
     result = BenchResult(
         "Memory - peak RSS of the target process", ["records", "mode", "peak RSS MiB", "wall s", "CPU s"]
     )
     series: dict[str, dict[int, float]] = {}
-    plans = [("dry run (validate + convert)", sizes, True), ("REST load", rest_sizes, False)]
-    for mode, mode_sizes, dry_run in plans:
+    plans = [
+        ("dry run (validate + convert)", sizes, True, "rest"),
+        ("REST load", rest_sizes, False, "rest"),
+        ("Bulk load (api_type bulk)", bulk_sizes or [], False, "bulk"),
+    ]
+    for mode, mode_sizes, dry_run, api in plans:
         for n in mode_sizes:
             zoho = ctx.fresh()
-            label = f"memory-{'dry' if dry_run else 'rest'}-{n}"
-            m = run_target(label, ctx.workdir, zoho.url, generate=n, api_type="rest", dry_run=dry_run)
+            label = f"memory-{'dry' if dry_run else api}-{n}"
+            m = run_target(label, ctx.workdir, zoho.url, generate=n, api_type=api, dry_run=dry_run)
             if not dry_run:
                 _check_loaded(zoho, n, label)
             series.setdefault(mode, {})[n] = m.max_rss_mib
@@ -377,7 +391,12 @@ def memory(
         if len(points) >= 2:
             lo, hi = min(points), max(points)
             growth = points[hi] / points[lo]
-            result.checks.append(Check(f"memory: {mode}, {hi:,} / {lo:,}", growth, "≤ 1.2", growth <= 1.2))
+            name = f"memory: {mode}, {hi:,} / {lo:,}"
+            if mode in (extra or {}) and lo < 3 * BULK_BATCH_ROWS:
+                # Below three batches the Bulk pipeline is not full yet: shown, not judged.
+                result.checks.append(Check(f"{name} (pipeline not yet full)", growth, "(info)", True))
+            else:
+                result.checks.append(Check(name, growth, "≤ 1.2", growth <= 1.2))
     return result
 
 

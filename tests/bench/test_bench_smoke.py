@@ -28,6 +28,7 @@ SMOKE = Sizes(
     memory_rest=[200, 500],
     bulk=500,
     latency_ms=50,
+    memory_bulk=[300, 600],
 )
 
 
@@ -114,10 +115,14 @@ def check_memory(smoke: Smoke) -> None:
     assert all(r["peak RSS MiB"] > 10 for r in dry)
     rest = [r.cells for r in mem.rows if r.cells["mode"] == "REST load"]
     assert [r["records"] for r in rest] == [200, 500]
+    bulk = [r.cells for r in mem.rows if r.cells["mode"] == "Bulk load (api_type bulk)"]
+    assert [r["records"] for r in bulk] == [300, 600]
+    assert all(r["peak RSS MiB"] > 10 for r in bulk)
     assert {c.name for c in mem.checks} == {
         "memory: dry run (validate + convert), 500 / 200",
         "memory: REST load, 500 / 200",
-    }  # the credits runs at smoke sizes use REST, so no Bulk series
+        "memory: Bulk load (api_type bulk), 600 / 300",
+    }  # the credits runs at smoke sizes use REST, so no "credits runs" Bulk series
 
 
 def check_bulk(

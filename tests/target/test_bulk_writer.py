@@ -8,16 +8,19 @@ bulk-write/download-result.html (STATUS / RECORD_ID / ERRORS), bulk-write/limita
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from target_zoho_crm.api_choice import bulk_credits, choose_api, rest_credits
-from target_zoho_crm.bulk_writer import JOB_FAILED, NOT_SUPPORTED, BulkWriter, parse_errors
+from target_zoho_crm.bulk_writer import JOB_FAILED, NOT_SUPPORTED, BulkWriter, _gather, parse_errors
 from target_zoho_crm.catalog import ModuleCatalog
 from target_zoho_crm.emulator import (
     DEFAULT_CLIENT_ID,
@@ -27,7 +30,7 @@ from target_zoho_crm.emulator import (
 )
 from target_zoho_crm.http import ZohoClient
 from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.types import ModuleInfo, PreparedRecord
+from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord
 
 from .singer_io import LEAD_PROPERTIES, lead, read_rejects, record, run_target, schema, state, write_lines
 
@@ -423,3 +426,23 @@ def test_cli_auto_picks_bulk_for_a_large_batch(zoho: ZohoEmulator, tmp_path: Pat
         line for line in run.stderr.splitlines() if line.split("|")[-1].strip().startswith("leads")
     )
     assert "bulk" in summary and " 500" in summary
+
+
+def test_a_finished_batch_is_freed_without_the_cyclic_collector() -> None:
+    """The CLI runs Python's cyclic collector rarely (it cost a fifth of the CPU): a finished Bulk batch
+    must be freed by reference counting alone. A cycle through the gathering callbacks once kept every
+    batch's records and outcomes until a full collection (a 250,000-record load peaked at 400 MiB, not
+    270)."""
+    gc.disable()
+    try:
+        part: Future[list[Outcome]] = Future()
+        outcome = Outcome(7, "inserted", record_id="1")
+        freed = weakref.ref(outcome)
+        gathered = _gather([part], [], {7: 0})
+        part.set_result([outcome])
+        del outcome
+        assert [o.index for o in gathered.result()] == [7]
+        del gathered, part
+        assert freed() is None
+    finally:
+        gc.enable()
