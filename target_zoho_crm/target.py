@@ -15,6 +15,7 @@ import gc
 import sys
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -145,7 +146,11 @@ class Services:
     summary: RunSummary
     keeper: Any
     _connected: bool = False
-    _writers: dict[str, Any] = field(default_factory=dict)
+    # One writer per sink object (a SCHEMA change brings a new sink, with its own mapping); keyed weakly
+    # on the sink itself, not on id(sink), which Python reuses once a sink is freed.
+    _rest_writers: weakref.WeakKeyDictionary[Any, Any] = field(default_factory=weakref.WeakKeyDictionary)
+    _bulk_writers: weakref.WeakKeyDictionary[Any, Any] = field(default_factory=weakref.WeakKeyDictionary)
+    _to_close: list[Any] = field(default_factory=list)
     _empty_at_start: dict[str, bool] = field(default_factory=dict)
     _probe_lock: threading.Lock = field(default_factory=threading.Lock)
     _looked_up: set[str] | None = None
@@ -255,13 +260,12 @@ class Services:
         return looked_up
 
     def rest_writer(self, sink: ZohoSink) -> Any:
-        key = f"rest:{sink.stream_name}:{id(sink)}"
         with self._lock:
-            writer = self._writers.get(key)
+            writer = self._rest_writers.get(sink)
             if writer is None:
                 from target_zoho_crm.rest_writer import RestWriter
 
-                writer = self._writers[key] = RestWriter(
+                writer = self._rest_writers[sink] = RestWriter(
                     self.client,
                     sink.module,
                     operation=sink.operation,
@@ -276,20 +280,19 @@ class Services:
             return writer
 
     def bulk_writer(self, sink: ZohoSink) -> Any:
-        key = f"bulk:{sink.stream_name}:{id(sink)}"
         with self._lock:
-            writer = self._writers.get(key)
+            writer = self._bulk_writers.get(sink)
             if writer is None:
                 from target_zoho_crm.bulk_writer import BulkWriter
 
-                writer = self._writers[key] = BulkWriter.for_sink(self, sink)
+                writer = self._bulk_writers[sink] = BulkWriter.for_sink(self, sink)
                 writer.should_stop = lambda: self.keeper.failure is not None
+                self._to_close.append(writer)  # its job threads outlive the sink until the end
             return writer
 
     def close(self) -> None:
-        for writer in self._writers.values():
-            if hasattr(writer, "close"):
-                writer.close()
+        for writer in self._to_close:
+            writer.close()
         if self._connected:
             self.pool.shutdown(wait=True)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import socket
 import time
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from . import oauth
+from . import jsonio, oauth
 from .faults import Fault
 from .introspect import Introspection
 from .limits import (
@@ -254,7 +253,7 @@ class EmulatorApp:
         count = 0
         if route.kind in WRITE_KINDS or route.kind == "coql":
             try:
-                body = json.loads(request.get_data(as_text=True) or "null")
+                body = jsonio.loads(request.get_data())
             except ValueError:
                 return self._log(entry, request_error(400, "INVALID_DATA", "invalid data", {}))
             if route.kind in WRITE_KINDS and isinstance(body, dict) and isinstance(body.get("data"), list):

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import queue
 import re
 import threading
@@ -48,6 +47,7 @@ from zoneinfo import ZoneInfo
 import requests
 from werkzeug.wrappers import Request, Response
 
+from . import jsonio
 from .state import EmulatorState
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -63,7 +63,7 @@ OPERATIONS = ("insert", "update", "upsert")
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(jsonio.dumps(body), status=status, mimetype="application/json")
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -272,7 +272,7 @@ class BulkService:
     def create_job(self, request: Request, version: str) -> Response:
         """create-job.html: validate the whole request, queue the job, answer 201 with its id."""
         try:
-            body = json.loads(request.get_data(as_text=True) or "null")
+            body = jsonio.loads(request.get_data())
         except ValueError:
             return _error(400, "INVALID_DATA", "the request body is not valid JSON", {})
         try:

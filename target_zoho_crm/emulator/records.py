@@ -10,13 +10,13 @@ https://www.zoho.com/crm/developer/docs/api/v8/.
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
+from . import jsonio
 from .external import ExternalSpec, LookupExternal, parse_external
 from .state import EmulatorState
 from .validation import (
@@ -36,7 +36,7 @@ LINE_ITEM_PRODUCT_KEYS = ("Product_Name", "product")
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(status=204, headers=headers)
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+    return Response(jsonio.dumps(body), status=status, mimetype="application/json", headers=headers)
 
 
 def request_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
