@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -134,7 +133,6 @@ class TimingMiddleware:
 def serve(argv: list[str] | None = None) -> int:
     """Run the emulator with the timing wrapper until SIGTERM; print the URL once it listens."""
     from target_zoho_crm.emulator import ZohoEmulator
-    from target_zoho_crm.emulator.server import tune_own_process
 
     p = argparse.ArgumentParser(prog="python -m bench.emulator")
     p.add_argument("--latency-ms", type=int, default=0)
@@ -150,20 +148,7 @@ def serve(argv: list[str] | None = None) -> int:
         bulk_rows_per_second=args.bulk_rows_per_second,
     )
     emulator.app = TimingMiddleware(emulator.app)  # type: ignore[assignment]
-
-    def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    tune_own_process()
-    emulator.start()
-    print(emulator.url, flush=True)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulator.serve_until_terminated()
     return 0
 
 

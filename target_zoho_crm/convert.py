@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from target_zoho_crm.lookups import USERS, LookupRef, _one_error
+from target_zoho_crm.lookups import USERS, LookupRef
 from target_zoho_crm.types import FieldMeta, ModuleInfo, ZohoError
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "LINE_ITEM_KEYS_V21",
     "ConversionError",
     "RecordConverter",
-    "combine_errors",
     "format_datetime",
 ]
 
@@ -127,11 +126,6 @@ def _norm_key(key: str) -> str:
 def format_datetime(value: datetime) -> str:
     """Zoho's datetime form: `yyyy-MM-ddTHH:mm:ss±HH:mm` (seconds, never microseconds or `Z`)."""
     return value.replace(microsecond=0).isoformat(timespec="seconds")
-
-
-def combine_errors(errors: list[ZohoError]) -> ZohoError:
-    """One error for the rejects file: the error itself, or Zoho's MULTIPLE_OR_MULTI_ERRORS wrapper."""
-    return _one_error(errors)
 
 
 # --- scalar converters -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from target_zoho_crm.auth import AuthError, TokenManager
-from target_zoho_crm.config import ZohoUrls, is_loopback_host
+from target_zoho_crm.config import TargetSettings, ZohoUrls, is_loopback_host
 from target_zoho_crm.redact import REDACTOR, Redactor
 
 logger = logging.getLogger("target_zoho_crm.http")
@@ -268,14 +268,19 @@ class ZohoClient:
     # ----------------------------------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> ZohoClient:
-        """Build the run's TokenManager + ZohoClient from the target config (and its parsed `settings=`,
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        settings: TargetSettings | None = None,
+        redactor: Redactor | None = None,
+        **kwargs: Any,
+    ) -> ZohoClient:
+        """Build the run's TokenManager + ZohoClient from the target config (and its parsed settings,
         when the caller has them already)."""
-        from target_zoho_crm.config import TargetSettings
-
-        settings = kwargs.pop("settings", None) or TargetSettings.from_config(config)
+        settings = settings or TargetSettings.from_config(config)
         session = requests.Session()
-        redactor = kwargs.pop("redactor", None) or REDACTOR
+        redactor = redactor or REDACTOR
         redactor.add_config(config)
         tokens = TokenManager(
             settings.urls.accounts_url,

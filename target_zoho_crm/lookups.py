@@ -42,6 +42,8 @@ __all__ = [
     "LookupRef",
     "LookupResolver",
     "coql_quote",
+    "fold_key",
+    "one_error",
     "search_escape",
     "upsert_match_order",
 ]
@@ -89,7 +91,8 @@ def search_escape(value: str) -> str:
     return out
 
 
-def _fold(value: Any) -> str:
+def fold_key(value: Any) -> str:
+    """A key value as Zoho compares it (unique checks ignore case and surrounding spaces)."""
     return str(value).strip().casefold()
 
 
@@ -137,11 +140,11 @@ class LookupCache:
 
     def get(self, module: str, field: str, value: Any) -> tuple[str, ...] | None:
         with self._lock:
-            return self._ids.get((module, field, _fold(value)))
+            return self._ids.get((module, field, fold_key(value)))
 
     def put(self, module: str, field: str, value: Any, ids: Iterable[str]) -> None:
         """Store a query's answer, keeping any id `remember` added while the query was in flight."""
-        key = (module, field, _fold(value))
+        key = (module, field, fold_key(value))
         with self._lock:
             known = self._ids.get(key) or ()
             self._ids[key] = tuple(dict.fromkeys((*known, *(str(i) for i in ids))))
@@ -150,7 +153,7 @@ class LookupCache:
         """Record that `module` has a record `record_id` whose `field` is `value` (written this run)."""
         if value is None or value == "":
             return
-        key = (module, field, _fold(value))
+        key = (module, field, fold_key(value))
         with self._lock:
             known = self._ids.get(key) or ()
             if str(record_id) not in known:
@@ -180,9 +183,6 @@ class LookupResolver:
         self._users: list[dict[str, Any]] | None = None
 
     # -- the sink's entry points ------------------------------------------------------------------
-    def remember(self, module: str, field: str, value: Any, record_id: str) -> None:
-        self.cache.remember(module, field, value, record_id)
-
     def remember_record(self, module: ModuleInfo, payload: Mapping[str, Any], record_id: str) -> None:
         """Remember a record just written: its name field, unique fields and external fields."""
         fields = {*module.system_duplicate_fields, *module.unique_fields, *module.external_fields}
@@ -211,7 +211,7 @@ class LookupResolver:
         rejected: list[tuple[PreparedRecord, ZohoError]] = []
         for record, errors in zip(records, self.resolve_payloads([r.payload for r in records]), strict=True):
             if errors:
-                rejected.append((record, _one_error(errors)))
+                rejected.append((record, one_error(errors)))
             else:
                 kept.append(record)
         if operation == "upsert" and key_fields and kept:
@@ -226,7 +226,7 @@ class LookupResolver:
                 if match.action == "insert" and converter is not None:
                     missing = converter.missing_mandatory(record.payload)
                     if missing:
-                        rejected.append((record, _one_error(missing)))
+                        rejected.append((record, one_error(missing)))
                         continue
                 still.append(record)
             kept = still
@@ -255,7 +255,7 @@ class LookupResolver:
         if values and key_field:
             ids = self.find(module.api_name, key_field, sorted(set(values.values())))
             for index, value in values.items():
-                matched = ids.get(_fold(value), [])
+                matched = ids.get(fold_key(value), [])
                 if len(matched) == 1:
                     found[index] = matched[0]
                 elif len(matched) > 1:
@@ -351,7 +351,7 @@ class LookupResolver:
 
     def _store(self, module: str, field: str, values: Sequence[str], found: Mapping[str, list[str]]) -> None:
         for value in values:
-            self.cache.put(module, field, value, found.get(_fold(value), []))
+            self.cache.put(module, field, value, found.get(fold_key(value), []))
 
     def find(self, module: str, field: str, values: Sequence[str]) -> dict[str, list[str]]:
         """Ask Zoho (no cache): folded value → ids of the `module` records whose `field` equals it."""
@@ -361,13 +361,13 @@ class LookupResolver:
             rows = self._query_coql(module, field, values)
         else:
             rows = self._query_search(module, field, values)
-        wanted = {_fold(v) for v in values}
+        wanted = {fold_key(v) for v in values}
         found: dict[str, list[str]] = defaultdict(list)
         for row in rows:
             cell = _cell(row, field)
             if cell is None or row.get("id") is None:
                 continue
-            folded = _fold(cell)
+            folded = fold_key(cell)
             if folded in wanted and str(row["id"]) not in found[folded]:
                 found[folded].append(str(row["id"]))
         return found
@@ -459,11 +459,6 @@ def _find_refs(node: Any) -> Iterator[tuple[Any, Any, LookupRef]]:
                 yield from _find_refs(value)
 
 
-def unresolved(payload: Any) -> bool:
-    """Whether a payload still holds a LookupRef (it must not be sent as is)."""
-    return any(True for _ in _find_refs(payload))
-
-
 def upsert_match_order(module: ModuleInfo, duplicate_check_fields: Sequence[str] | None = None) -> list[str]:
     """The fields Zoho's upsert matches on, in its order (upsert-records.html, "How does the duplicate
     check work?"): the given `duplicate_check_fields` (else the system duplicate-check fields), then
@@ -539,10 +534,6 @@ class KeyMatcher:
             result[record.index] = KeyMatch("insert")
         return result
 
-    def remember(self, field: str, value: Any, record_id: str) -> None:
-        """A record written in this run now has this key (so a later batch sees it without a query)."""
-        self._resolver.cache.remember(self.module.api_name, field, value, record_id)
-
 
 class _OneModule:
     def __init__(self, module: ModuleInfo) -> None:
@@ -552,7 +543,7 @@ class _OneModule:
         return self._module
 
 
-def _one_error(errors: Sequence[ZohoError]) -> ZohoError:
+def one_error(errors: Sequence[ZohoError]) -> ZohoError:
     """One error per rejected record: itself, or Zoho's MULTIPLE_OR_MULTI_ERRORS wrapper."""
     if len(errors) == 1:
         return errors[0]

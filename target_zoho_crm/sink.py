@@ -21,7 +21,7 @@ from singer_sdk.exceptions import InvalidJSONSchema
 from target_zoho_crm.config import StreamOptions
 from target_zoho_crm.convert import RecordConverter
 from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import upsert_match_order
+from target_zoho_crm.lookups import fold_key, upsert_match_order
 from target_zoho_crm.pipeline import BatchProgress
 from target_zoho_crm.rest_writer import MAX_RECORDS_PER_CALL, RestWriter
 from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, ZohoError, pack, unpack
@@ -51,7 +51,6 @@ class ZohoSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self._fast_validator: Any = None
-        self._max_size: int | None = None
         super().__init__(target, stream_name, schema, key_properties)
         self.services: Services = target.services
         settings = self.services.settings
@@ -105,6 +104,9 @@ class ZohoSink(BatchSink):
         self._buffer: list[dict[str, Any] | bytes] = []
         self._first_seq = 0
         self._pack_buffer = self.api_type != "rest"
+        self._max_size = int(
+            settings.batch_size_rows or (REST_BATCH_SIZE if self.api_type == "rest" else BULK_BATCH_SIZE)
+        )
         self._oldest_at = 0.0
         stats = self.services.summary.stream(stream_name)
         stats.module, stats.operation = self.module.api_name, self.operation
@@ -120,16 +122,8 @@ class ZohoSink(BatchSink):
     # -- sizes ---------------------------------------------------------------------------------------------
     @property
     def max_size(self) -> int:
-        """Read on every record (singer-sdk's `is_full`): computed once."""
-        size = self._max_size
-        if size is None:
-            configured = self.config.get("batch_size_rows")
-            if configured:
-                size = int(configured)
-            else:
-                size = REST_BATCH_SIZE if self.api_type == "rest" else BULK_BATCH_SIZE
-            self._max_size = size
-        return size
+        """Read on every record (singer-sdk's `is_full`): computed once, in `__init__`."""
+        return self._max_size
 
     # -- validation (main thread; must stay cheap) ----------------------------------------------------------
     def get_validator(self) -> None:
@@ -236,7 +230,7 @@ class ZohoSink(BatchSink):
         latest: dict[str, int] = {}
         for position, record in enumerate(prepared):
             if record.key is not None:
-                latest[_fold(record.key)] = position
+                latest[fold_key(record.key)] = position
         if len(latest) == len(prepared):
             return prepared, 0
         keep = set(latest.values())
@@ -289,7 +283,7 @@ class ZohoSink(BatchSink):
             after_bulk.exception()  # on the lane, not on a pool thread: a Bulk job can take minutes
         futures: list[Future[Any]] = []
         for number, chunk in enumerate(chunks):
-            keys = [_fold(r.key) for r in chunk if r.key is not None]
+            keys = [fold_key(r.key) for r in chunk if r.key is not None]
             waits = {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}
             future = self.services.pool.submit(self._rest_chunk, writer, chunk, progress, number, waits)
             for key in keys:
@@ -418,11 +412,6 @@ class ZohoSink(BatchSink):
             return None
         mapped = {meta.api_name for meta in self.mapper.mapping.values()}
         return next((field for field in candidates if field in mapped), None)
-
-
-def _fold(key: str) -> str:
-    """A matching key as Zoho compares it (unique checks ignore case and surrounding spaces)."""
-    return key.strip().casefold()
 
 
 def _strip_formats(schema: Any) -> Any:

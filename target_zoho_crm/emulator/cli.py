@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from .limits import EDITIONS
 from .scopes import DEFAULT_SCOPES
-from .server import ZohoEmulator, tune_own_process
+from .server import ZohoEmulator
 from .state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -91,19 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zoho-crm-emulator: {exc}", file=sys.stderr)
         return 2
 
-    def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    tune_own_process()
-    emulator.start()
-    print(emulator.url, flush=True)
-    try:
-        signal.pause() if hasattr(signal, "pause") else emulator._thread.join()  # type: ignore[union-attr]
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulator.serve_until_terminated()
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -214,6 +215,27 @@ class ZohoEmulator:
             self._thread.join(timeout=5)
             self._thread = None
         self.state.store.close()
+
+    def serve_until_terminated(self) -> None:
+        """Serve in a process of its own (the console script, the benchmarks) until SIGTERM or Ctrl-C:
+        tune the process, start, print the base URL once listening, and stop cleanly."""
+
+        def _stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _stop)
+        tune_own_process()
+        self.start()
+        print(self.url, flush=True)
+        try:
+            if hasattr(signal, "pause"):
+                signal.pause()
+            elif self._thread is not None:
+                self._thread.join()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
 
     def __enter__(self) -> ZohoEmulator:
         return self.start()

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter, combine_errors
+from target_zoho_crm.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter
 from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import USERS, LookupRef
+from target_zoho_crm.lookups import USERS, LookupRef, one_error
 from target_zoho_crm.types import FieldMeta, ModuleInfo, ZohoError
 
 JSON_TYPES = {
@@ -406,7 +406,7 @@ def test_mandatory_fields_depend_on_the_operation() -> None:
 def test_several_errors_combine_into_zohos_multiple_errors_shape() -> None:
     _p, errors = one(LEADS, {"Email": "nope", "No_of_Employees": "many"})
     assert [e.code for e in errors] == ["INVALID_DATA", "INVALID_DATA", "MANDATORY_NOT_FOUND"]
-    combined = combine_errors(errors)
+    combined = one_error(errors)
     assert combined.code == "MULTIPLE_OR_MULTI_ERRORS"
     assert [e["details"]["api_name"] for e in combined.details["errors"]] == [
         "Email",
