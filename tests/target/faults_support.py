@@ -27,10 +27,20 @@ from tests.target.singer_io import (
     lead,
     read_rejects,
     record,
+    run_target,
     schema,
     state,
     write_lines,
 )
+
+LEADS_WRITE = {"path_contains": "/Leads", "method": "POST"}  # a fault `match` for the Leads writes
+
+
+def run_messages(
+    config: dict[str, Any], messages: list[Any], tmp_path: Path, name: str = "in", timeout: float = 90
+) -> Any:
+    """The target's CLI on `messages`, written to `tmp_path/<name>.singer`."""
+    return run_target(config, write_lines(tmp_path / f"{name}.singer", messages), tmp_path, timeout=timeout)
 
 
 def fault_config(target_config: dict[str, Any], tmp_path: Path, **extra: Any) -> dict[str, Any]:

@@ -10,24 +10,27 @@ and Zoho's per-record errors INVALID_DATA / MANDATORY_NOT_FOUND
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.target.faults_support import assert_each_once, fault_config, lead_input, rejects_by_id
+from tests.target.faults_support import (
+    assert_each_once,
+    fault_config,
+    lead_input,
+    rejects_by_id,
+    run_messages,
+)
 from tests.target.singer_io import (
     LEAD_PROPERTIES,
     lead,
     read_rejects,
     record,
-    run_target,
     schema,
     state,
-    write_lines,
 )
 
-
-def _run(config: dict[str, Any], messages: list[Any], tmp_path: Path) -> Any:
-    return run_target(config, write_lines(tmp_path / "in.singer", messages), tmp_path, timeout=60)
+_run = partial(run_messages, timeout=60)
 
 
 def test_lines_that_are_not_singer_messages_are_rejected_and_the_rest_loads(

@@ -393,7 +393,9 @@ def test_job_still_running_at_timeout_is_rejected_not_rerun() -> None:
 
 
 # -- the whole target ----------------------------------------------------------------------------------------
-def test_cli_auto_picks_bulk_for_a_large_batch(zoho: ZohoEmulator, tmp_path: Path) -> None:
+def test_cli_auto_picks_bulk_for_a_large_batch(
+    zoho: ZohoEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
     """`api_type: auto` sends a 12,000-record batch through Bulk Write (cheaper past 5,000 records):
     Zoho's failed rows land in the rejects file, STATE comes out after the job, the summary names the
     API and its credits."""
@@ -403,12 +405,7 @@ def test_cli_auto_picks_bulk_for_a_large_batch(zoho: ZohoEmulator, tmp_path: Pat
     messages.append(state({"bookmark": 12_000}))
     rejects = tmp_path / "rejects.jsonl"
     config = {
-        "client_id": DEFAULT_CLIENT_ID,
-        "client_secret": DEFAULT_CLIENT_SECRET,
-        "refresh_token": DEFAULT_REFRESH_TOKEN,
-        "accounts_url": zoho.url,
-        "api_url": zoho.url,
-        "upload_url": zoho.url,
+        **target_config,  # the conftest fixture, pointed at this module's emulator
         "api_type": "auto",
         "operation": "insert",
         "bulk_poll_max_interval": 0.3,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.target.faults_support import (
+    LEADS_WRITE,
     assert_each_once,
     bulk_speed,
     credit_budget,
@@ -30,18 +31,13 @@ from tests.target.faults_support import (
     faulted_calls,
     lead_input,
     rejects_by_id,
+    run_messages,
     stored_emails,
     summary_row,
     token_calls,
     wait_quiet,
 )
-from tests.target.singer_io import lead, record, run_target, schema, state, write_lines
-
-LEADS_WRITE = {"path_contains": "/Leads", "method": "POST"}
-
-
-def _run(config: dict[str, Any], messages: list[Any], tmp_path: Path, name: str = "in") -> Any:
-    return run_target(config, write_lines(tmp_path / f"{name}.singer", messages), tmp_path, timeout=90)
+from tests.target.singer_io import lead, record, schema, state
 
 
 def _states_never_ahead(run: Any, emulator: Any) -> None:
@@ -60,7 +56,7 @@ def test_rest_429_burst_is_retried_and_nothing_is_lost(
 ) -> None:
     """429 (too many concurrent calls) means the call was not processed: it is simply retried."""
     emulator.set_faults({"script": [{"status": 429}] * 3, "match": LEADS_WRITE})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(300)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(300)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(300))
@@ -85,7 +81,7 @@ def test_rest_spent_credits_stop_the_run_behind_what_was_written(
     report success. A rerun from the last STATE, once credits are back, completes the load once."""
     config = fault_config(target_config, tmp_path, max_retries=2, max_concurrency=2)
     with credit_budget(emulator, 40):
-        run = _run(config, lead_input(range(1000)), tmp_path)
+        run = run_messages(config, lead_input(range(1000)), tmp_path)
     written = stored_emails(emulator)
 
     assert run.returncode == 1, run.stderr[-3000:]
@@ -95,7 +91,7 @@ def test_rest_spent_credits_stop_the_run_behind_what_was_written(
     assert rejects_by_id(tmp_path) == {}, "records were rejected for a run-level failure"
 
     start = run.states[-1]["position"] if run.states else 0
-    rerun = _run(config, lead_input(range(start, 1000), start=start), tmp_path, "rerun")
+    rerun = run_messages(config, lead_input(range(start, 1000), start=start), tmp_path, "rerun")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_each_once(emulator, range(1000))
 
@@ -112,7 +108,7 @@ def test_rest_500_burst_on_writes_is_reconciled_not_duplicated(
         {"status": 500},
     ]
     emulator.set_faults({"script": script, "match": LEADS_WRITE})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(600)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(600)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(600))
@@ -125,7 +121,7 @@ def test_rest_500_burst_on_writes_is_reconciled_not_duplicated(
 
 def test_rest_503_burst_is_retried(emulator: Any, target_config: dict[str, Any], tmp_path: Path) -> None:
     emulator.set_faults({"script": [{"status": 503}] * 4, "match": LEADS_WRITE})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(300)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(300)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(300))
@@ -138,7 +134,7 @@ def test_rest_dropped_connections_before_and_after_the_write(
 ) -> None:
     script = [{"drop": True}, {"drop": True, "after_write": True}, {"drop": True, "after_write": True}]
     emulator.set_faults({"script": script, "match": LEADS_WRITE})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(500)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(500)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(500))
@@ -153,7 +149,7 @@ def test_rest_timeout_then_late_write_lands_once(
     both upsert on Email, so the record is there once with its values."""
     emulator.set_faults({"script": [{"delay_ms": 2500}], "match": LEADS_WRITE})
     config = fault_config(target_config, tmp_path, request_timeout=1)
-    run = _run(config, lead_input(range(200)), tmp_path)
+    run = run_messages(config, lead_input(range(200)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     wait_quiet(emulator)  # let the timed-out call finish inside the emulator
@@ -168,7 +164,9 @@ def test_slow_reads_time_out_and_are_retried(
 ) -> None:
     """Metadata reads that hang past request_timeout are idempotent: retried, the load goes on."""
     emulator.set_faults({"script": [{"delay_ms": 2000}, {"delay_ms": 2000}], "match": {"method": "GET"}})
-    run = _run(fault_config(target_config, tmp_path, request_timeout=1), lead_input(range(100)), tmp_path)
+    run = run_messages(
+        fault_config(target_config, tmp_path, request_timeout=1), lead_input(range(100)), tmp_path
+    )
 
     assert run.returncode == 0, run.stderr[-3000:]
     wait_quiet(emulator)  # a timed-out call is logged by the emulator when it ends, after the target gave up
@@ -187,7 +185,7 @@ def test_rest_insert_with_answer_lost_after_write_is_not_duplicated(
     script = [{"drop": True, "after_write": True}, {"status": 500, "after_write": True}]
     emulator.set_faults({"script": script, "match": LEADS_WRITE})
     config = fault_config(target_config, tmp_path, operation="insert")
-    run = _run(config, lead_input(range(300)), tmp_path)
+    run = run_messages(config, lead_input(range(300)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     counts = stored_emails(emulator)
@@ -203,7 +201,9 @@ def test_rest_token_expiring_mid_run_is_refreshed(
 ) -> None:
     emulator.set_latency(100)  # API activity lasts well over the expiry period
     with expiring_tokens(emulator, every=0.5) as expired:
-        run = _run(fault_config(target_config, tmp_path), lead_input(range(2000), state_every=200), tmp_path)
+        run = run_messages(
+            fault_config(target_config, tmp_path), lead_input(range(2000), state_every=200), tmp_path
+        )
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert expired, "the load ended before any token expired"
@@ -218,7 +218,7 @@ def test_accounts_server_briefly_down_is_retried(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     emulator.set_faults({"token_endpoint_down": 2})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(150)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(150)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert [c["status"] for c in token_calls(emulator)] == [503, 503, 200]
@@ -229,7 +229,7 @@ def test_accounts_server_down_for_good_stops_before_any_write(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     emulator.set_faults({"token_endpoint_down": 50})
-    run = _run(fault_config(target_config, tmp_path), lead_input(range(50)), tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), lead_input(range(50)), tmp_path)
 
     assert run.returncode == 1
     assert "accounts server" in run.stderr and "unavailable" in run.stderr
@@ -255,7 +255,7 @@ def test_rest_partially_failed_call_207_rejects_only_the_failed_records(
         messages.append(record("products", {"id": i, "product_name": f"Product {i}", "product_code": code}))
     messages.append(state({"position": 40}))
     config = fault_config(target_config, tmp_path, operation="insert")
-    run = _run(config, messages, tmp_path)
+    run = run_messages(config, messages, tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     writes = [c for c in emulator.calls if c["path"].endswith("/Products") and c["method"] == "POST"]
@@ -284,7 +284,7 @@ def test_rest_random_fault_mix_loses_nothing(
         }
     )
     config = fault_config(target_config, tmp_path, max_retries=8)
-    run = _run(config, lead_input(range(2000), state_every=250), tmp_path)
+    run = run_messages(config, lead_input(range(2000), state_every=250), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert faulted_calls(emulator), "the fault plan did not fire"
@@ -310,7 +310,9 @@ def test_bulk_failed_job_is_retried_once(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     emulator.set_faults({"bulk_fail_jobs": 1})
-    run = _run(_bulk_config(target_config, tmp_path), lead_input(range(1500), state_every=500), tmp_path)
+    run = run_messages(
+        _bulk_config(target_config, tmp_path), lead_input(range(1500), state_every=500), tmp_path
+    )
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert len([c for c in _jobs(emulator) if c["status"] == 201]) == 2
@@ -323,7 +325,7 @@ def test_bulk_job_failing_again_rejects_its_records_with_the_reason(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     emulator.set_faults({"bulk_fail_jobs": 2})
-    run = _run(_bulk_config(target_config, tmp_path), lead_input(range(400)), tmp_path)
+    run = run_messages(_bulk_config(target_config, tmp_path), lead_input(range(400)), tmp_path)
 
     assert emulator.records("Leads") == []
     rejected = rejects_by_id(tmp_path)
@@ -342,7 +344,7 @@ def test_bulk_spent_credits_stop_the_run_instead_of_rejecting(
     No record of the batch got in, so the run must stop (exit 1) with STATE behind them."""
     config = _bulk_config(target_config, tmp_path, max_retries=2)
     with credit_budget(emulator, 300):
-        run = _run(config, lead_input(range(200)), tmp_path)
+        run = run_messages(config, lead_input(range(200)), tmp_path)
 
     assert emulator.records("Leads") == []
     assert run.returncode == 1, run.stderr[-3000:]
@@ -355,7 +357,9 @@ def test_bulk_job_in_progress_for_long_is_waited_for(
 ) -> None:
     """A job that stays INPROGRESS for seconds: STATE waits for it, and nothing is written twice."""
     with bulk_speed(emulator, 800):
-        run = _run(_bulk_config(target_config, tmp_path), lead_input(range(2000), state_every=500), tmp_path)
+        run = run_messages(
+            _bulk_config(target_config, tmp_path), lead_input(range(2000), state_every=500), tmp_path
+        )
 
     assert run.returncode == 0, run.stderr[-3000:]
     polls = [c for c in emulator.calls if c["method"] == "GET" and "/write/" in c["path"]]
@@ -372,7 +376,7 @@ def test_bulk_job_past_bulk_job_timeout_is_rejected_and_never_rerun(
     with the job's status (Zoho may still finish it, so it is never created a second time) and counted
     as rejected in the summary: none is reported loaded without Zoho's word for it."""
     with bulk_speed(emulator, 100):
-        run = _run(
+        run = run_messages(
             _bulk_config(target_config, tmp_path, bulk_job_timeout=0.5), lead_input(range(300)), tmp_path
         )
 
@@ -397,7 +401,7 @@ def test_bulk_faults_on_upload_and_poll_are_retried(
         }
     )
     config = _bulk_config(target_config, tmp_path)
-    first = _run(config, lead_input(range(1000)), tmp_path, "first")
+    first = run_messages(config, lead_input(range(1000)), tmp_path, "first")
     assert first.returncode == 0, first.stderr[-3000:]
     assert len(faulted_calls(emulator)) == 2
     assert_each_once(emulator, range(1000))
@@ -405,7 +409,7 @@ def test_bulk_faults_on_upload_and_poll_are_retried(
     emulator.set_faults(
         {"script": [{"status": 503}] * 3, "match": {"path_contains": "/bulk/", "method": "GET"}}
     )
-    second = _run(config, lead_input(range(1000, 1500), start=1000), tmp_path, "second")
+    second = run_messages(config, lead_input(range(1000, 1500), start=1000), tmp_path, "second")
     assert second.returncode == 0, second.stderr[-3000:]
     assert len(faulted_calls(emulator)) == 5
     assert_each_once(emulator, range(1500))
@@ -424,7 +428,7 @@ def test_bulk_create_job_answer_lost_then_job_rerun_writes_each_record_once(
             "match": {"path_contains": "/bulk/", "method": "POST"},
         }
     )
-    run = _run(_bulk_config(target_config, tmp_path), lead_input(range(500)), tmp_path)
+    run = run_messages(_bulk_config(target_config, tmp_path), lead_input(range(500)), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(500))
@@ -438,9 +442,9 @@ def test_bulk_replay_of_an_already_loaded_batch_updates_it(
     """Delivery is at least once: a replay (after a crash, from an older STATE) must update, not fail.
     Bulk Write upserts match on `find_by` (create-job.html), which must be the stream's key."""
     config = _bulk_config(target_config, tmp_path)
-    first = _run(config, lead_input(range(300)), tmp_path, "first")
+    first = run_messages(config, lead_input(range(300)), tmp_path, "first")
     assert first.returncode == 0, first.stderr[-3000:]
-    replay = _run(
+    replay = run_messages(
         config, lead_input(range(300), make=lambda i: lead(i, company="Replayed")), tmp_path, "again"
     )
 
@@ -454,7 +458,9 @@ def test_bulk_token_expiring_while_the_job_runs(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     with bulk_speed(emulator, 1500), expiring_tokens(emulator, every=0.4) as expired:
-        run = _run(_bulk_config(target_config, tmp_path), lead_input(range(2000), state_every=500), tmp_path)
+        run = run_messages(
+            _bulk_config(target_config, tmp_path), lead_input(range(2000), state_every=500), tmp_path
+        )
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert expired

@@ -6,23 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.target.faults_support import fault_config, lead_input
+from tests.target.faults_support import LEADS_WRITE, fault_config, lead_input, run_messages
 from tests.target.singer_io import (
     LEAD_PROPERTIES,
     lead,
     read_rejects,
     record,
-    run_target,
     schema,
     state,
-    write_lines,
 )
-
-LEADS_WRITE = {"path_contains": "/Leads", "method": "POST"}
-
-
-def _run(config: dict[str, Any], messages: list[Any], tmp_path: Path, name: str = "in") -> Any:
-    return run_target(config, write_lines(tmp_path / f"{name}.singer", messages), tmp_path, timeout=90)
 
 
 def test_lost_answer_on_an_upsert_of_existing_records_still_applies_the_update(
@@ -31,9 +23,11 @@ def test_lost_answer_on_an_upsert_of_existing_records_still_applies_the_update(
     """A 500 on an upsert may or may not have been applied: keyed records are resent (idempotent),
     not assumed written because their key exists (it existed before the run)."""
     cfg = fault_config(target_config, tmp_path)
-    assert _run(cfg, lead_input(range(5)), tmp_path, "first").returncode == 0
+    assert run_messages(cfg, lead_input(range(5)), tmp_path, "first").returncode == 0
     emulator.set_faults({"script": [{"status": 500}], "match": LEADS_WRITE})
-    second = _run(cfg, lead_input(range(5), make=lambda i: lead(i, company="NEWCO")), tmp_path, "second")
+    second = run_messages(
+        cfg, lead_input(range(5), make=lambda i: lead(i, company="NEWCO")), tmp_path, "second"
+    )
 
     assert second.returncode == 0, second.stderr[-2000:]
     assert sorted(str(r.get("Company")) for r in emulator.records("Leads")) == ["NEWCO"] * 5
@@ -51,7 +45,7 @@ def test_a_rejected_newer_record_does_not_swallow_the_valid_older_one(
         record("leads", lead(7, company="X" * 300)),
         state({"position": 2}),
     ]
-    run = _run(fault_config(target_config, tmp_path), messages, tmp_path)
+    run = run_messages(fault_config(target_config, tmp_path), messages, tmp_path)
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert [r["Company"] for r in emulator.records("Leads")] == [lead(7)["company"]]
@@ -65,7 +59,9 @@ def test_partial_update_of_a_key_written_earlier_in_the_run_is_not_rejected(
     """Key matching cached "no such key" before batch 1 inserted it; batch 2's partial record (no
     Last_Name) updates that record, so it must not be rejected as MANDATORY_NOT_FOUND."""
     cfg = fault_config(target_config, tmp_path, batch_size_rows=1)
-    assert _run(cfg, lead_input(range(1)), tmp_path, "first").returncode == 0  # the module is not empty
+    assert (
+        run_messages(cfg, lead_input(range(1)), tmp_path, "first").returncode == 0
+    )  # the module is not empty
     partial = lead(100, company="NEWCO")
     del partial["last_name"]
     messages = [
@@ -74,7 +70,7 @@ def test_partial_update_of_a_key_written_earlier_in_the_run_is_not_rejected(
         record("leads", partial),
         state({"position": 2}),
     ]
-    second = _run(cfg, messages, tmp_path, "second")
+    second = run_messages(cfg, messages, tmp_path, "second")
 
     assert second.returncode == 0, second.stderr[-2000:]
     assert read_rejects(tmp_path / "rejects.jsonl") == []
