@@ -26,7 +26,8 @@ that job do not clear anything.
 
 Concurrency: `submit` returns a Future at once so the sink keeps reading while Zoho runs the job; at
 most `max_jobs_in_flight` jobs run at a time and `submit` blocks when they are all busy, which bounds
-memory to those jobs' files.
+memory to those jobs' files. While a job runs, each record keeps only its index, source (spooled on disk
+by the sink) and key cell; the result file is read down to the four cells matching needs.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ import threading
 import time
 import zipfile
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from target_zoho_crm.config import DEFAULT_BULK_MAX_JOBS_IN_FLIGHT, DEFAULT_BULK_POLL_MAX_INTERVAL
 from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient
@@ -385,7 +386,7 @@ class BulkWriter:
         assert last is not None
         return [Outcome(r.index, "rejected", error=last) for r in part.records]
 
-    def _attempt(self, part: _Part) -> list[dict[str, str]]:
+    def _attempt(self, part: _Part) -> list[ResultRow]:
         job_id: str | None = None
         try:
             file_id = self._upload(part)
@@ -436,7 +437,7 @@ class BulkWriter:
                 retry=False,
             )
         try:
-            return self._download(str(url))
+            return self._download(str(url), part.columns[0].api_name)
         except ZohoAPIError as exc:
             raise BulkJobError(
                 ZohoError(
@@ -515,7 +516,8 @@ class BulkWriter:
             time.sleep(interval)
             interval = min(self.poll_max_interval, interval * self.poll_factor)
 
-    def _download(self, url: str) -> list[dict[str, str]]:
+    def _download(self, url: str, key: str) -> list[ResultRow]:
+        """The result file's rows, reduced to what matching needs (25,000 rows a job: only 4 cells each)."""
         if url.startswith("/"):
             url = f"{self.client.urls.api_url}{url}"
         response = self.client.request("GET", url)
@@ -524,20 +526,21 @@ class BulkWriter:
                 names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
                 if not names:
                     raise ZohoAPIError(response.status_code, "INVALID_RESULT", "the result zip holds no CSV")
-                text = archive.read(names[0]).decode("utf-8-sig")
+                with archive.open(names[0]) as raw:
+                    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                    return _result_rows(csv.reader(text), key)
         except zipfile.BadZipFile:
             raise ZohoAPIError(
                 response.status_code, "INVALID_RESULT", "the result file is not a zip"
             ) from None
-        return list(csv.DictReader(io.StringIO(text, newline="")))
 
     # -- results ------------------------------------------------------------------------------------------
-    def _match(self, part: _Part, rows: list[dict[str, str]]) -> list[Outcome]:
+    def _match(self, part: _Part, rows: list[ResultRow]) -> list[Outcome]:
         """Row i answers record i (download-result.html keeps upload order); the first column checks it."""
         key = part.columns[0].api_name
         expected = [_cell(r.payload.get(key)) for r in part.records]
         aligned = len(rows) == len(part.records) and all(
-            (row.get(key) or "") == cell for row, cell in zip(rows, expected, strict=True)
+            row.key == cell for row, cell in zip(rows, expected, strict=True)
         )
         if not aligned:
             LOGGER.warning(
@@ -547,10 +550,10 @@ class BulkWriter:
                 len(part.records),
                 key,
             )
-            by_value: dict[str, deque[dict[str, str]]] = defaultdict(deque)
+            by_value: dict[str, deque[ResultRow]] = defaultdict(deque)
             for row in rows:
-                by_value[row.get(key) or ""].append(row)
-            picked: list[dict[str, str] | None] = [
+                by_value[row.key].append(row)
+            picked: list[ResultRow | None] = [
                 by_value[cell].popleft() if by_value.get(cell) else None for cell in expected
             ]
         else:
@@ -569,7 +572,7 @@ class BulkWriter:
         )
         return outcomes
 
-    def _outcome(self, record: PreparedRecord, row: dict[str, str] | None, job: str | None) -> Outcome:
+    def _outcome(self, record: PreparedRecord, row: ResultRow | None, job: str | None) -> Outcome:
         if row is None:
             return Outcome(
                 record.index,
@@ -578,13 +581,35 @@ class BulkWriter:
                     RESULT_MISSING, "the Bulk Write result has no row for this record", {"job_id": job}
                 ),
             )
-        status = (row.get("STATUS") or "").strip().lower()
-        record_id = (row.get("RECORD_ID") or "").strip() or None
+        status = row.status.strip().lower()
+        record_id = row.record_id.strip() or None
         if status == "added":
             return Outcome(record.index, "inserted", record_id=record_id)
         if status == "updated":
             return Outcome(record.index, "updated", record_id=record_id)
-        return Outcome(record.index, "rejected", error=parse_errors(row.get("ERRORS") or "", status, job))
+        return Outcome(record.index, "rejected", error=parse_errors(row.errors, status, job))
+
+
+class ResultRow(NamedTuple):
+    """The cells of one result-file row that matching reads: the key column and Zoho's verdict."""
+
+    key: str
+    status: str
+    record_id: str
+    errors: str
+
+
+def _result_rows(reader: Iterator[list[str]], key: str) -> list[ResultRow]:
+    """download-result.html: a header, then one row per uploaded row with STATUS, RECORD_ID, ERRORS
+    and the first mapped columns (a column missing from the file reads as empty)."""
+    header = next(reader, None) or []
+    where = {name: i for i, name in enumerate(header)}
+    k, s, r, e = (where.get(name, -1) for name in (key, "STATUS", "RECORD_ID", "ERRORS"))
+
+    def cell(row: list[str], i: int) -> str:
+        return row[i] if 0 <= i < len(row) else ""
+
+    return [ResultRow(cell(row, k), cell(row, s), cell(row, r), cell(row, e)) for row in reader if row]
 
 
 def parse_errors(cell: str, status: str, job_id: str | None = None) -> ZohoError:

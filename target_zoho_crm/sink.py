@@ -10,7 +10,7 @@ either in Zoho or in the rejects file.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from target_zoho_crm.fields import FieldMapper
 from target_zoho_crm.lookups import fold_key, upsert_match_order
 from target_zoho_crm.pipeline import BatchProgress
 from target_zoho_crm.rest_writer import MAX_RECORDS_PER_CALL, RestWriter
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, ZohoError, pack, unpack
+from target_zoho_crm.spool import RecordSpool
+from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, RecordSource, ZohoError, unpack
 
 if TYPE_CHECKING:
     from target_zoho_crm.target import Services, TargetZohoCRM
@@ -101,9 +102,10 @@ class ZohoSink(BatchSink):
         self.lane = self.services.keeper.lane(stream_name)
         if self.api_type != "rest":
             self.lane.max_queued = 2  # batches of up to 25,000 records: keep few of them in memory
-        self._buffer: list[dict[str, Any] | bytes] = []
+        # A REST batch (1,000 records) stays in memory; a Bulk batch (25,000) is spooled to disk.
+        self._spooled = self.api_type != "rest"
+        self._buffer: list[dict[str, Any]] | RecordSpool = self._new_buffer()
         self._first_seq = 0
-        self._pack_buffer = self.api_type != "rest"
         self._max_size = int(
             settings.batch_size_rows or (REST_BATCH_SIZE if self.api_type == "rest" else BULK_BATCH_SIZE)
         )
@@ -150,8 +152,10 @@ class ZohoSink(BatchSink):
         if not self._buffer:
             self.lane.buffer_min_seq = self._first_seq = seq
             self._oldest_at = time.monotonic()
-        # A Bulk batch buffers up to 25,000 records: packed, they take a third of the memory.
-        self._buffer.append(pack(record) if self._pack_buffer else record)
+        self._buffer.append(record)
+
+    def _new_buffer(self) -> list[dict[str, Any]] | RecordSpool:
+        return RecordSpool() if self._spooled else []
 
     @property
     def current_size(self) -> int:
@@ -173,15 +177,20 @@ class ZohoSink(BatchSink):
         """Hand the buffered records to the lane; returns at once (the lane bounds what is unfinished)."""
         if not self._buffer:
             return None
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer = self._buffer, self._new_buffer()
+        if isinstance(batch, RecordSpool):
+            batch.seal()
         deps = self.services.parents_of(self)
         progress = self.lane.submit(self._first_seq, lambda p: self._write_batch(batch, deps, p))
+        if isinstance(batch, RecordSpool):
+            # Its records are read back for conversion and rejects only, all before the batch is done.
+            progress.done.add_done_callback(batch.close)
         self.lane.buffer_min_seq = None
         return progress
 
     # -- the background work of one batch (on the stream's lane) ------------------------------------------------
     def _write_batch(
-        self, batch: list[dict[str, Any] | bytes], deps: list[Future[Any]], progress: BatchProgress
+        self, batch: list[dict[str, Any]] | RecordSpool, deps: list[Future[Any]], progress: BatchProgress
     ) -> None:
         """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected,
         and not before the stream's previous batch is done (so `lane.previous` covers every earlier one)."""
@@ -237,9 +246,9 @@ class ZohoSink(BatchSink):
         kept = [r for i, r in enumerate(prepared) if r.key is None or i in keep]
         return kept, len(prepared) - len(kept)
 
-    def _convert(self, records: list[dict[str, Any] | bytes]) -> list[PreparedRecord]:
-        """Convert to Zoho's formats and check locally (CPU only: done on the lane thread). A packed
-        record stays packed as the PreparedRecord's source (only the rejects file reads it)."""
+    def _convert(self, records: Iterable[RecordSource]) -> list[PreparedRecord]:
+        """Convert to Zoho's formats and check locally (CPU only: done on the lane thread). A spooled
+        record stays on disk as the PreparedRecord's source (only the rejects file reads it again)."""
         prepared: list[PreparedRecord] = []
         for item in records:
             record = unpack(item)
@@ -328,7 +337,7 @@ class ZohoSink(BatchSink):
             return []
         progress.start([prepared[0].index])
         job = self.services.bulk_writer(self).submit(prepared)
-        # While Zoho runs the job (minutes), keep only what its results need: the packed source for
+        # While Zoho runs the job (minutes), keep only what its results need: the spooled source for
         # rejects, and the payload only when written records are cached for lookups.
         remembers = self.services.remembers(self.module)
         waiting = [PreparedRecord(r.index, r.source, r.payload if remembers else {}, r.key) for r in prepared]
@@ -367,7 +376,7 @@ class ZohoSink(BatchSink):
 
     def _reject(
         self,
-        record: dict[str, Any] | bytes,
+        record: RecordSource,
         error: ZohoError,
         *,
         more: Sequence[ZohoError] = (),

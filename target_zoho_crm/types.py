@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
+
+if TYPE_CHECKING:
+    from target_zoho_crm.spool import RecordSpool
 
 OutcomeStatus = Literal["inserted", "updated", "rejected"]
 
@@ -53,16 +56,35 @@ _UNPACK = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def pack(record: dict[str, Any]) -> bytes:
-    """A tap's record as compact JSON bytes: about a third of the memory of the decoded dict (numbers
-    come back as Decimal, as the reader gives them). Bulk batches of 25,000 records are held this way."""
+    """A tap's record as compact JSON bytes (numbers come back as Decimal, as the reader gives them)."""
     return _PACK.encode(record)
 
 
-def unpack(source: dict[str, Any] | bytes) -> dict[str, Any]:
-    """The record a PreparedRecord's `source` holds, whether kept as a dict or packed."""
-    if isinstance(source, bytes):
-        record: dict[str, Any] = _UNPACK.decode(source)
-        return record
+def unpack_bytes(data: bytes) -> dict[str, Any]:
+    record: dict[str, Any] = _UNPACK.decode(data)
+    return record
+
+
+class SpooledRecord:
+    """A tap record kept in a RecordSpool (a Bulk batch on disk), by position."""
+
+    __slots__ = ("position", "spool")
+
+    def __init__(self, spool: RecordSpool, position: int) -> None:
+        self.spool = spool
+        self.position = position
+
+    def read(self) -> dict[str, Any]:
+        return self.spool.read(self.position)
+
+
+RecordSource = dict[str, Any] | SpooledRecord
+
+
+def unpack(source: RecordSource) -> dict[str, Any]:
+    """The record a PreparedRecord's `source` holds, whether kept as a dict or spooled."""
+    if isinstance(source, SpooledRecord):
+        return source.read()
     return source
 
 
@@ -70,11 +92,11 @@ def unpack(source: dict[str, Any] | bytes) -> dict[str, Any]:
 class PreparedRecord:
     """A record converted to Zoho's field names and formats, ready to be written.
 
-    `source` is the tap's record (for the rejects file): a dict, or its `pack`ed bytes (Bulk batches);
+    `source` is the tap's record (for the rejects file): a dict, or a SpooledRecord (Bulk batches);
     read it with `unpack`."""
 
     index: int
-    source: dict[str, Any] | bytes
+    source: RecordSource
     payload: dict[str, Any]
     key: str | None = None
 

@@ -425,6 +425,44 @@ def test_cli_auto_picks_bulk_for_a_large_batch(
     assert "bulk" in summary and " 500" in summary
 
 
+@pytest.mark.parametrize("api_type", ["rest", "bulk"])
+def test_rejects_carry_the_tap_record_exactly_whichever_api(
+    api_type: str, zoho: ZohoEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A Bulk batch's records wait on disk (a spool), not in memory: a record Zoho rejects, and one the
+    schema rejects, must still reach the rejects file exactly as the tap sent it, as on the REST path;
+    and the spool's temporary file must be gone once the run ends."""
+    zoho.add_record("Leads", {"Last_Name": "Seed", "Email": "lead3@example.com"})
+    odd = {"first_name": "Zoë «東京»", "company": "Ünïcode & Co", "annual_revenue": 1234567.891}
+    messages: list[dict[str, Any] | str] = [
+        schema("leads", {**LEAD_PROPERTIES, "annual_revenue": {"type": ["number", "null"]}}, ["id"])
+    ]
+    messages += [record("leads", lead(i, **(odd if i == 3 else {}))) for i in range(6)]
+    messages.append(record("leads", {**lead(6), "id": "not-an-integer"}))
+    messages.append(state({"bookmark": 7}))
+    rejects = tmp_path / "rejects.jsonl"
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    config = {
+        **target_config,
+        "api_type": api_type,
+        "operation": "insert",
+        "bulk_poll_max_interval": 0.2,
+        "rejects_path": str(rejects),
+    }
+    run = run_target(
+        config, write_lines(tmp_path / "in.jsonl", messages), tmp_path, env={"TMPDIR": str(spool_dir)}
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.states == [{"bookmark": 7}]
+    failed = {r["code"]: r for r in read_rejects(rejects)}
+    assert set(failed) == {"DUPLICATE_DATA", "INVALID_RECORD"}
+    assert failed["DUPLICATE_DATA"]["api"] == api_type
+    assert failed["DUPLICATE_DATA"]["record"] == lead(3, **odd)
+    assert failed["INVALID_RECORD"]["record"] == {**lead(6), "id": "not-an-integer"}
+    assert list(spool_dir.iterdir()) == []  # anonymous files, never left behind
+
+
 def test_a_finished_batch_is_freed_without_the_cyclic_collector() -> None:
     """The CLI runs Python's cyclic collector rarely (it cost a fifth of the CPU): a finished Bulk batch
     must be freed by reference counting alone. A cycle through the gathering callbacks once kept every
