@@ -43,7 +43,6 @@ __all__ = [
     "LookupResolver",
     "coql_quote",
     "fold_key",
-    "one_error",
     "search_escape",
     "upsert_match_order",
 ]
@@ -202,16 +201,17 @@ class LookupResolver:
         operation: str | None = None,
         key_fields: Sequence[str] | None = None,
         converter: Any = None,
-    ) -> tuple[list[PreparedRecord], list[tuple[PreparedRecord, ZohoError]]]:
+    ) -> tuple[list[PreparedRecord], list[tuple[PreparedRecord, list[ZohoError]]]]:
         """What the sink calls once per batch, after `RecordConverter.convert`: resolves every lookup
         (rejecting records whose values match no record or several), then, for an upsert given its
         `key_fields`, rejects records whose key matches several Zoho records (`AMBIGUOUS_KEY`) and
-        checks mandatory fields (`converter.missing_mandatory`) of the records that will insert."""
+        checks mandatory fields (`converter.missing_mandatory`) of the records that will insert.
+        Each rejected record comes with every error found for it, the first one first."""
         kept: list[PreparedRecord] = []
-        rejected: list[tuple[PreparedRecord, ZohoError]] = []
+        rejected: list[tuple[PreparedRecord, list[ZohoError]]] = []
         for record, errors in zip(records, self.resolve_payloads([r.payload for r in records]), strict=True):
             if errors:
-                rejected.append((record, one_error(errors)))
+                rejected.append((record, errors))
             else:
                 kept.append(record)
         if operation == "upsert" and key_fields and kept:
@@ -221,12 +221,12 @@ class LookupResolver:
             for record in kept:
                 match = matches[record.index]
                 if match.error is not None:
-                    rejected.append((record, match.error))
+                    rejected.append((record, [match.error]))
                     continue
                 if match.action == "insert" and converter is not None:
                     missing = converter.missing_mandatory(record.payload)
                     if missing:
-                        rejected.append((record, one_error(missing)))
+                        rejected.append((record, missing))
                         continue
                 still.append(record)
             kept = still
@@ -541,17 +541,6 @@ class _OneModule:
 
     def module(self, api_name: str) -> ModuleInfo:
         return self._module
-
-
-def one_error(errors: Sequence[ZohoError]) -> ZohoError:
-    """One error per rejected record: itself, or Zoho's MULTIPLE_OR_MULTI_ERRORS wrapper."""
-    if len(errors) == 1:
-        return errors[0]
-    return ZohoError(
-        "MULTIPLE_OR_MULTI_ERRORS",
-        "Multiple errors in the request",
-        {"errors": [e.as_dict() for e in errors]},
-    )
 
 
 def _empty(value: Any) -> bool:

@@ -215,12 +215,12 @@ class Services:
             for record in resolved:
                 missing = sink.converter.missing_mandatory(record.payload)
                 if missing:
-                    rejected.append((record, missing[0]))
+                    rejected.append((record, missing))
                 else:
                     kept.append(record)
             resolved = kept
-        for record, error in rejected:
-            sink._reject(record.source, error)
+        for record, errors in rejected:
+            sink._reject(record.source, errors[0], more=errors[1:])
         return list(resolved)
 
     def was_empty(self, module: str) -> bool:

@@ -298,3 +298,46 @@ def test_dates_and_datetimes_land_in_zohos_formats(
     assert [(r["record"]["name"], r["code"], r["field"]) for r in rejects] == [
         ("bad", "INVALID_DATA", "Last_Serviced_At")
     ]
+
+
+def test_a_record_with_several_errors_is_one_row_of_the_same_shape_wherever_they_are_found(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """The rejects file has one shape: the first error in `code`/`message`/`field`/`details`, the others
+    in `more_errors`, whether the local checks found them (conversion) or the lookups did (two lookups
+    matching nothing), so one reader handles every row and every offending field is named."""
+    emulator.add_record("Accounts", {"Account_Name": "Zylker"})
+    properties = {
+        "id": {"type": "integer"},
+        "last_name": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]},
+        "account_name": {"type": ["string", "null"]},
+        "vendor_name": {"type": ["string", "null"]},
+    }
+    good = {"id": 1, "last_name": "Ok", "email": "ok@zylker.com", "account_name": "Zylker"}
+    lookups_fail = {"id": 2, "last_name": "Ada", "account_name": "Nobody Inc", "vendor_name": "No Vendor"}
+    checks_fail = {"id": 3, "email": "not-an-email"}  # and no Last_Name, mandatory on insert
+    messages: list[Any] = [schema("contacts", properties, ["id"])]
+    messages += [record("contacts", r) for r in (good, lookups_fail, checks_fail)]
+    messages.append(state({"done": True}))
+    rejects = tmp_path / "rejects.jsonl"
+    run = run_target(
+        _config(target_config, tmp_path, operation="insert"),
+        write_lines(tmp_path / "in.singer", messages),
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [r["Last_Name"] for r in emulator.records("Contacts")] == ["Ok"]
+    rows = {r["record"]["id"]: r for r in read_rejects(rejects)}
+    assert sorted(rows) == [2, 3]
+    for row in rows.values():
+        assert set(row) >= {"code", "message", "field", "details", "record", "more_errors"}
+        assert row["code"] != "MULTIPLE_OR_MULTI_ERRORS"
+        assert all(set(e) == {"code", "message", "details"} for e in row["more_errors"])
+
+    def fields(row: dict[str, Any]) -> list[tuple[str, str]]:
+        more = [(e["code"], e["details"]["api_name"]) for e in row["more_errors"]]
+        return [(row["code"], row["field"]), *more]
+
+    assert fields(rows[2]) == [("INVALID_DATA", "Account_Name"), ("INVALID_DATA", "Vendor_Name")]
+    assert fields(rows[3]) == [("INVALID_DATA", "Email"), ("MANDATORY_NOT_FOUND", "Last_Name")]

@@ -17,7 +17,7 @@ import pytest
 
 from target_zoho_crm.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter
 from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import USERS, LookupRef, one_error
+from target_zoho_crm.lookups import USERS, LookupRef
 from target_zoho_crm.types import FieldMeta, ModuleInfo, ZohoError
 
 JSON_TYPES = {
@@ -403,15 +403,12 @@ def test_mandatory_fields_depend_on_the_operation() -> None:
     assert [e.as_dict() for e in errors] == [missing]
 
 
-def test_several_errors_combine_into_zohos_multiple_errors_shape() -> None:
+def test_every_error_of_a_record_is_reported_in_order() -> None:
     _p, errors = one(LEADS, {"Email": "nope", "No_of_Employees": "many"})
-    assert [e.code for e in errors] == ["INVALID_DATA", "INVALID_DATA", "MANDATORY_NOT_FOUND"]
-    combined = one_error(errors)
-    assert combined.code == "MULTIPLE_OR_MULTI_ERRORS"
-    assert [e["details"]["api_name"] for e in combined.details["errors"]] == [
-        "Email",
-        "No_of_Employees",
-        "Last_Name",
+    assert [(e.code, e.field) for e in errors] == [
+        ("INVALID_DATA", "Email"),
+        ("INVALID_DATA", "No_of_Employees"),
+        ("MANDATORY_NOT_FOUND", "Last_Name"),
     ]
 
 

@@ -170,7 +170,7 @@ def test_a_value_matching_no_record_or_several_is_rejected_not_guessed(
     resolver = LookupResolver(client, catalog)
     kept, rejected = resolver.resolve_records(catalog.module("Contacts"), prepared)
     assert [r.index for r in kept] == [2]
-    by_index = {record.index: error for record, error in rejected}
+    by_index = {record.index: errors[0] for record, errors in rejected}
     ambiguous, missing = by_index[0], by_index[1]
     assert ambiguous.code == AMBIGUOUS_LOOKUP
     assert ambiguous.details["api_name"] == "Account_Name"
@@ -264,7 +264,9 @@ def test_owner_by_email_or_user_id(emulator: Any, client: ZohoClient, catalog: M
     resolver = LookupResolver(client, catalog)
     kept, rejected = resolver.resolve_records(catalog.module("Leads"), prepared)
     assert [r.payload["Owner"] for r in kept] == [{"id": str(user["id"])}, {"id": str(user["id"])}]
-    assert [(r.index, e.code, e.details["api_name"]) for r, e in rejected] == [(2, "INVALID_DATA", "Owner")]
+    assert [(r.index, e[0].code, e[0].details["api_name"]) for r, e in rejected] == [
+        (2, "INVALID_DATA", "Owner")
+    ]
     results = insert(client, "Leads", [r.payload for r in kept])
     lead = stored(emulator, "Leads", str(results[0]["details"]["id"]))
     assert lookup_id(lead["Owner"]) == str(user["id"])
@@ -370,7 +372,7 @@ def test_upsert_key_matching_several_records_is_rejected(
         leads, prepared, operation="upsert", key_fields=["Email"], converter=conv
     )
     assert [r.index for r in kept] == [1, 3]
-    errors = {r.index: e for r, e in rejected}
+    errors = {r.index: e[0] for r, e in rejected}
     assert errors[0].code == AMBIGUOUS_KEY
     assert errors[0].details["api_name"] == "Email" and len(errors[0].details["matched_ids"]) == 2
     assert errors[2].code == "MANDATORY_NOT_FOUND" and errors[2].details["api_name"] == "Last_Name"
