@@ -352,9 +352,9 @@ def memory(
 
     Dry runs (read, validate, convert; nothing sent), REST loads and Bulk loads into the emulator are
     measured here; `extra` carries peaks measured by other benchmarks' runs (the Bulk loads of the
-    credits benchmark). A Bulk load holds whole 25,000-row batches (one buffered, one being prepared,
-    one in a job), so its flatness is checked between sizes that fill that pipeline; a smaller load's
-    peak is shown beside it.
+    credits benchmark). A Bulk load prepares whole 25,000-row batches (the tap records of the batch
+    being buffered and of the one in a job wait in a temporary file), so its flatness is checked between
+    sizes that fill that pipeline; a smaller load's peak is shown beside it.
     """
     result = BenchResult(
         "Memory - peak RSS of the target process", ["records", "mode", "peak RSS MiB", "wall s", "CPU s"]
