@@ -1,8 +1,10 @@
 """Module catalog: which Zoho modules exist (`/settings/modules`), their fields (`/settings/fields`), and
 which module a stream loads into.
 
-Both metadata calls cost a credit each (reference §9.1), so they are made once per run and cached.
-Modules API: https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
+Both metadata calls cost a credit each (reference §9.1), so they are made once per run and cached, and the
+module list only when it is needed: a standard module (Leads, Accounts, ... whose API names Zoho never
+changes, and whose duplicate-check fields are known) is found by its fields alone, so a load into it
+costs one metadata credit, not two. Modules API: https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
 https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html.
 """
 
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from target_zoho_crm.http import ZohoAPIError
 from target_zoho_crm.types import FieldMeta, ModuleInfo
 
 if TYPE_CHECKING:
@@ -132,6 +135,14 @@ class ModuleCatalog:
 
     def resolve(self, stream_name: str, explicit: str | None = None) -> ModuleInfo:
         """The module a stream loads into: `explicit` (streams.<name>.module) or matched by name."""
+        standard = _standard_module(explicit) if explicit else _standard_module(stream_name)
+        if standard is not None:
+            try:
+                return self.module(standard)
+            except ZohoAPIError as exc:
+                if exc.status != 400:
+                    raise
+                # Not a module of this org (INVALID_MODULE): the module list explains, with candidates.
         targets = [m for m in self.modules_raw() if is_target_module(m) and m.get("api_name")]
         if explicit:
             api_name = self._match_explicit(stream_name, explicit, targets)
@@ -225,7 +236,9 @@ class ModuleCatalog:
             return info
 
     def _build(self, api_name: str) -> ModuleInfo:
-        raw = self._raw(api_name) or {}
+        # A standard module needs nothing from the module list (generated_type "default", known
+        # duplicate-check fields): its fields are fetched without it.
+        raw = (self._raw(api_name) if api_name not in SYSTEM_DUPLICATE_FIELDS else None) or {}
         body = self.client.get_json("/settings/fields", params={"module": api_name}) or {}
         fields = build_fields(body.get("fields") or [])
         generated = str(raw.get("generated_type") or "default")
@@ -237,6 +250,12 @@ class ModuleCatalog:
             fields=fields,
             system_duplicate_fields=system_duplicate_fields(api_name, generated, fields),
         )
+
+
+def _standard_module(name: str) -> str | None:
+    """The standard module `name` spells, exactly or in another case or separators ("sales_orders")."""
+    key = normalize(name)
+    return next((api for api in SYSTEM_DUPLICATE_FIELDS if normalize(api) == key), None)
 
 
 def build_fields(items: Iterable[Any]) -> dict[str, FieldMeta]:

@@ -10,7 +10,9 @@ v3 on (https://www.zoho.com/crm/developer/docs/api/v3/change-log.html).
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,8 @@ from target_zoho_crm.catalog import (
     stream_name_forms,
 )
 from target_zoho_crm.config import ConfigError
+from target_zoho_crm.emulator import ZohoEmulator
+from target_zoho_crm.emulator.metadata import Catalog as EmulatorCatalog
 from target_zoho_crm.http import ZohoClient
 
 COMMON = {
@@ -133,6 +137,7 @@ def test_metadata_is_fetched_once_even_from_many_threads(
     def work() -> None:
         barrier.wait()
         catalog.resolve("contacts", None)
+        catalog.resolve("vehicles", None)  # a custom module: found in the module list
         catalog.module("Contacts")
 
     threads = [threading.Thread(target=work) for _ in range(8)]
@@ -143,7 +148,47 @@ def test_metadata_is_fetched_once_even_from_many_threads(
     catalog.resolve("leads", None)
     paths = [c["path"] for c in emulator.calls]
     assert sum(1 for p in paths if p.endswith("/settings/modules")) == 1
-    assert sum(1 for p in paths if "/settings/fields" in p) == 2  # Contacts, Leads
+    assert sum(1 for p in paths if "/settings/fields" in p) == 3  # Contacts, Vehicles, Leads
+
+
+def test_a_standard_module_costs_one_metadata_credit(emulator: Any, target_config: dict[str, Any]) -> None:
+    """Zoho never renames a standard module's API name, and its duplicate-check fields are known: its
+    fields alone describe it, so the module list (another credit, api-limits.html) is not read."""
+    catalog = _catalog(target_config, "v4")
+    leads = catalog.resolve("leads", None)
+    orders = catalog.resolve("orders", "sales_orders")
+    assert (leads.api_name, leads.system_duplicate_fields, leads.generated_type) == (
+        "Leads",
+        ["Email"],
+        "default",
+    )
+    assert orders.api_name == "Sales_Orders" and orders.line_items_field == "Ordered_Items"
+    assert catalog.module("Accounts").system_duplicate_fields == ["Account_Name"]  # a lookup's module
+    paths = [c["path"] for c in emulator.calls]
+    assert not any(p.endswith("/settings/modules") for p in paths)
+    assert sum(1 for p in paths if "/settings/fields" in p) == 3
+    assert emulator.credits_used == 3
+
+
+def test_a_standard_module_the_org_lacks_is_explained_from_the_module_list(
+    target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """An org without Solutions answers its fields with INVALID_MODULE (400): then the module list is read
+    to say which modules there are, as for any unknown stream."""
+    modules = [m for m in EmulatorCatalog.builtin("v4").modules() if m["api_name"] != "Solutions"]
+    exported = tmp_path / "modules.json"
+    exported.write_text(json.dumps({"modules": modules}))
+    with ZohoEmulator(modules_json=str(exported)) as zoho:
+        config = {**target_config, "accounts_url": zoho.url, "api_url": zoho.url, "upload_url": zoho.url}
+        catalog = _catalog(config, "v4")
+        with pytest.raises(UnknownStreamError, match="matches no Zoho CRM module") as info:
+            catalog.resolve("solutions", None)
+        assert "Solutions" not in info.value.candidates
+        with pytest.raises(UnknownStreamError, match="not a module of this org"):
+            catalog.resolve("kb", "Solutions")
+        assert catalog.resolve("leads", None).api_name == "Leads"
+        paths = [c["path"] for c in zoho.calls]
+        assert sum(1 for p in paths if p.endswith("/settings/modules")) == 1
 
 
 def test_stream_keys_are_checked_against_the_module(emulator: Any, target_config: dict[str, Any]) -> None:
