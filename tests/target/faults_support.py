@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +170,33 @@ def expiring_tokens(emulator: Any, every: float) -> Iterator[list[int]]:
     thread.start()
     try:
         yield count
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def tokens_expired_after_calls(
+    emulator: Any, counts: Sequence[int], path_suffix: str = "/Leads/upsert"
+) -> Iterator[list[int]]:
+    """Expire every access token once the emulator has answered each of `counts` calls ending in
+    `path_suffix`: mid-load whatever the machine's speed (a clock may fire before the first call or
+    after the last)."""
+    stop = threading.Event()
+    fired: list[int] = []
+
+    def loop() -> None:
+        pending = sorted(counts)
+        while pending and not stop.wait(0.005):
+            done = sum(1 for c in emulator.calls if c["path"].endswith(path_suffix))
+            if done >= pending[0]:
+                emulator.expire_tokens()
+                fired.append(pending.pop(0))
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield fired
     finally:
         stop.set()
         thread.join()

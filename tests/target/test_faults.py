@@ -35,6 +35,7 @@ from tests.target.faults_support import (
     stored_emails,
     summary_row,
     token_calls,
+    tokens_expired_after_calls,
     wait_quiet,
 )
 from tests.target.singer_io import lead, record, schema, state
@@ -199,19 +200,21 @@ def test_rest_insert_with_answer_lost_after_write_is_not_duplicated(
 def test_rest_token_expiring_mid_run_is_refreshed(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    emulator.set_latency(100)  # API activity lasts well over the expiry period
-    with expiring_tokens(emulator, every=0.5) as expired:
+    emulator.set_latency(100)
+    # Expired twice while writes are in flight: after the 4th and the 15th of 30 write calls answered
+    # (ten at a time: calls 15-20 and 26-30 have not been sent yet).
+    with tokens_expired_after_calls(emulator, [4, 15]) as expired:
         run = run_messages(
-            fault_config(target_config, tmp_path), lead_input(range(2000), state_every=200), tmp_path
+            fault_config(target_config, tmp_path), lead_input(range(3000), state_every=300), tmp_path
         )
 
     assert run.returncode == 0, run.stderr[-3000:]
-    assert expired, "the load ended before any token expired"
-    assert len(token_calls(emulator)) >= 2
+    assert expired == [4, 15], "the load ended before the tokens expired"
+    assert len(token_calls(emulator)) >= 3
     assert any(c["status"] == 401 for c in emulator.calls)
-    assert_each_once(emulator, range(2000))
+    assert_each_once(emulator, range(3000))
     assert rejects_by_id(tmp_path) == {}
-    assert run.states[-1] == {"position": 2000}
+    assert run.states[-1] == {"position": 3000}
 
 
 def test_accounts_server_briefly_down_is_retried(
