@@ -8,6 +8,7 @@ the last STATE the target echoed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -156,42 +157,17 @@ def credit_budget(emulator: Any, budget: int) -> Iterator[None]:
 
 
 @contextmanager
-def expiring_tokens(emulator: Any, every: float) -> Iterator[list[int]]:
-    """Expire every access token the emulator issued, every `every` seconds, while the block runs."""
-    stop = threading.Event()
-    count: list[int] = []
-
-    def loop() -> None:
-        while not stop.wait(every):
-            emulator.expire_tokens()
-            count.append(1)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield count
-    finally:
-        stop.set()
-        thread.join()
-
-
-@contextmanager
-def tokens_expired_after_calls(
-    emulator: Any, counts: Sequence[int], path_suffix: str = "/Leads/upsert"
-) -> Iterator[list[int]]:
-    """Expire every access token once the emulator has answered each of `counts` calls ending in
-    `path_suffix`: mid-load whatever the machine's speed (a clock may fire before the first call or
-    after the last)."""
+def _expiring(emulator: Any, due: Callable[[], bool], poll: float) -> Iterator[list[int]]:
+    """Expire every access token the emulator issued whenever `due()` says so (checked every `poll`
+    seconds on a background thread) while the block runs; yields the expiries so far."""
     stop = threading.Event()
     fired: list[int] = []
 
     def loop() -> None:
-        pending = sorted(counts)
-        while pending and not stop.wait(0.005):
-            done = sum(1 for c in emulator.calls if c["path"].endswith(path_suffix))
-            if done >= pending[0]:
+        while not stop.wait(poll):
+            if due():
                 emulator.expire_tokens()
-                fired.append(pending.pop(0))
+                fired.append(len(fired) + 1)
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -200,6 +176,29 @@ def tokens_expired_after_calls(
     finally:
         stop.set()
         thread.join()
+
+
+def expiring_tokens(emulator: Any, every: float) -> contextlib.AbstractContextManager[list[int]]:
+    """Expire every access token the emulator issued, every `every` seconds, while the block runs."""
+    return _expiring(emulator, lambda: True, every)
+
+
+def tokens_expired_after_calls(
+    emulator: Any, counts: Sequence[int], path_suffix: str = "/Leads/upsert"
+) -> contextlib.AbstractContextManager[list[int]]:
+    """Expire every access token once the emulator has answered each of `counts` calls ending in
+    `path_suffix`: mid-load whatever the machine's speed (a clock may fire before the first call or
+    after the last). Yields how many expiries have happened."""
+    pending = sorted(counts)
+
+    def due() -> bool:
+        done = sum(1 for c in emulator.calls if c["path"].endswith(path_suffix))
+        if pending and done >= pending[0]:
+            pending.pop(0)
+            return True
+        return False
+
+    return _expiring(emulator, due, 0.005)
 
 
 RUNNING: list[LiveRun] = []  # every LiveRun started, so a failed test can kill what it left behind
