@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -183,8 +184,7 @@ class ZohoSink(BatchSink):
         deps = self.services.parents_of(self)
         progress = self.lane.submit(self._first_seq, lambda p: self._write_batch(batch, deps, p))
         if isinstance(batch, RecordSpool):
-            # Its records are read back for conversion and rejects only, all before the batch is done.
-            progress.done.add_done_callback(batch.close)
+            progress.done.add_done_callback(partial(_close_when_done, batch))
         self.lane.buffer_min_seq = None
         return progress
 
@@ -421,6 +421,14 @@ class ZohoSink(BatchSink):
             return None
         mapped = {meta.api_name for meta in self.mapper.mapping.values()}
         return next((field for field in candidates if field in mapped), None)
+
+
+def _close_when_done(spool: RecordSpool, done: Future[None]) -> None:
+    """A batch that succeeded has recorded every outcome: its spool is read no more. A failed batch is
+    marked done at its first failure while its other chunks may still reject records (reading the spool):
+    its file is left to be freed with the last reference to it (the run is stopping anyway)."""
+    if not done.cancelled() and done.exception() is None:
+        spool.close()
 
 
 def _strip_formats(schema: Any) -> Any:

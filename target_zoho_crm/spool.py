@@ -5,7 +5,8 @@ one filling, one being prepared, one in a job that can run for minutes. Held as 
 about a kilobyte each, most of a Bulk load's memory; yet after conversion only the rejects file ever
 reads a tap record again. So each batch is appended, packed, to an anonymous temporary file (unlinked
 at creation, in `TMPDIR`, gone when closed or when the process ends) and read back by position: once
-to convert it, and once per rejected record.
+to convert it, and once per rejected record. The file is opened by the first record, so a sink that is
+given none holds no file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from target_zoho_crm.types import SpooledRecord, pack, unpack_bytes
 
@@ -24,7 +25,7 @@ class RecordSpool:
     """Packed records appended by one thread, then (once `seal`ed) read back by any thread."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="target-zoho-crm-", buffering=1 << 18)  # noqa: SIM115 (closed when the batch is done)
+        self._file: IO[bytes] | None = None
         self._ends = array("Q")  # the end offset of each record: 8 bytes per record in memory
         self._size = 0
         self._sealed = False
@@ -34,6 +35,8 @@ class RecordSpool:
         if self._sealed:
             raise RuntimeError("this spool is sealed: its batch has been handed on")
         data = pack(record)
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="target-zoho-crm-", buffering=1 << 18)  # noqa: SIM115 (closed with the spool)
         self._file.write(data)
         self._size += len(data)
         self._ends.append(self._size)
@@ -42,7 +45,8 @@ class RecordSpool:
         """No more records: flush them to the file so that other threads can read them."""
         with self._lock:
             if not self._sealed:
-                self._file.flush()
+                if self._file is not None:
+                    self._file.flush()
                 self._sealed = True
         return self
 
@@ -59,16 +63,20 @@ class RecordSpool:
             self.seal()
         start = self._ends[position - 1] if position else 0
         end = self._ends[position]
-        data = os.pread(self._file.fileno(), end - start, start)
+        with self._lock:  # never a positioned read on a descriptor that close() has given back
+            if self._file is None or self._file.closed:
+                raise ValueError(f"record spool: read of record {position} after the spool was closed")
+            data = os.pread(self._file.fileno(), end - start, start)
         if len(data) != end - start:
             raise OSError(f"record spool: short read at {start} ({len(data)} of {end - start} bytes)")
         return unpack_bytes(data)
 
     @property
     def closed(self) -> bool:
-        return self._file.closed
+        return self._file is not None and self._file.closed
 
-    def close(self, *_ignored: Any) -> None:
-        """Free the file (accepts and ignores a Future, to be used as a done-callback)."""
+    def close(self) -> None:
+        """Free the file."""
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()

@@ -274,6 +274,29 @@ def test_rest_partially_failed_call_207_rejects_only_the_failed_records(
     assert (row["read"], row["inserted"], row["rejected"]) == (40, 36, 4)
 
 
+def test_a_failing_batch_still_reports_the_rejects_of_its_other_chunks(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Under `auto` a small batch goes through REST, its tap records spooled to disk. One chunk failing
+    for good fails the batch at once, while the other chunk is still in flight: the records Zoho then
+    rejects from that chunk must still reach the rejects file (their spool must not be closed under
+    them), and STATE stays behind the batch."""
+    emulator.add_record("Leads", {"Last_Name": "Seed", "Email": email(10)})
+    emulator.add_record("Leads", {"Last_Name": "Seed", "Email": email(150)})
+    # The first write call fails for good (one attempt); the second is answered 1.5 s later.
+    emulator.set_faults({"script": [{"status": 503}, {"delay_ms": 1500}], "match": LEADS_WRITE})
+    config = fault_config(target_config, tmp_path, api_type="auto", operation="insert", max_retries=1)
+    run = run_messages(config, lead_input(range(200)), tmp_path)
+
+    assert run.returncode == 1
+    assert run.states == []
+    rejected = rejects_by_id(tmp_path)
+    assert len(rejected) == 1, rejected  # the duplicate in the chunk Zoho answered
+    (row,) = rejected.values()
+    assert row["code"] == "DUPLICATE_DATA" and row["record"]["id"] in (10, 150)
+    assert "I/O operation on closed file" not in run.stderr
+
+
 def test_rest_random_fault_mix_loses_nothing(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -46,17 +46,17 @@ def test_records_come_back_as_appended_in_any_order_and_from_other_threads() -> 
     assert spool.closed
 
 
-def test_a_sealed_spool_takes_no_more_records_and_close_accepts_a_future() -> None:
+def test_a_sealed_spool_takes_no_more_records_and_a_closed_one_refuses_reads() -> None:
     spool = RecordSpool()
+    assert not spool.closed and len(spool) == 0  # no file until the first record
     spool.append({"id": 1})
     spool.seal()
     with pytest.raises(RuntimeError, match="sealed"):
         spool.append({"id": 2})
-    done: Future[None] = Future()
-    done.add_done_callback(spool.close)  # how a sink frees it once the batch is done
-    assert not spool.closed
-    done.set_result(None)
+    spool.close()
     assert spool.closed
+    with pytest.raises(ValueError, match="after the spool was closed"):
+        spool.read(0)  # never a read on a descriptor the OS may have given to another file
 
 
 def test_reading_before_seal_sees_every_record_appended() -> None:
