@@ -393,6 +393,17 @@ def test_job_still_running_at_timeout_is_rejected_not_rerun() -> None:
 
 
 # -- the whole target ----------------------------------------------------------------------------------------
+def _load(
+    target_config: dict[str, Any], tmp_path: Path, messages: list[Any], **settings: Any
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The target CLI inserting `messages` with `settings`, and the rows of its rejects file."""
+    rejects = tmp_path / "rejects.jsonl"
+    # The conftest fixture, pointed at this module's emulator.
+    config = {**target_config, "operation": "insert", "rejects_path": str(rejects), **settings}
+    run = run_target(config, write_lines(tmp_path / "in.jsonl", messages), tmp_path)
+    return run, read_rejects(rejects)
+
+
 def test_cli_auto_picks_bulk_for_a_large_batch(
     zoho: ZohoEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -403,19 +414,10 @@ def test_cli_auto_picks_bulk_for_a_large_batch(
     messages: list[dict[str, Any]] = [schema("leads", LEAD_PROPERTIES, ["id"])]
     messages += [record("leads", lead(i)) for i in range(12_000)]
     messages.append(state({"bookmark": 12_000}))
-    rejects = tmp_path / "rejects.jsonl"
-    config = {
-        **target_config,  # the conftest fixture, pointed at this module's emulator
-        "api_type": "auto",
-        "operation": "insert",
-        "bulk_poll_max_interval": 0.3,
-        "rejects_path": str(rejects),
-    }
-    run = run_target(config, write_lines(tmp_path / "in.jsonl", messages), tmp_path)
+    run, failed = _load(target_config, tmp_path, messages, api_type="auto", bulk_poll_max_interval=0.3)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"bookmark": 12_000}]
     assert len(zoho.records("Leads")) == 12_000  # the seed + 11,999 new
-    failed = read_rejects(rejects)
     assert [(r["code"], r["record"]["id"]) for r in failed] == [("DUPLICATE_DATA", 7)]
     jobs = [c for c in zoho.calls if c["method"] == "POST" and c["path"].endswith("/write")]
     assert len(jobs) == 1 and zoho.credits_used < 600
@@ -439,18 +441,10 @@ def test_rejects_carry_the_tap_record_exactly_whichever_api(
     messages += [record("leads", lead(i, **(odd if i == 3 else {}))) for i in range(6)]
     messages.append(record("leads", {**lead(6), "id": "not-an-integer"}))
     messages.append(state({"bookmark": 7}))
-    rejects = tmp_path / "rejects.jsonl"
-    config = {
-        **target_config,
-        "api_type": api_type,
-        "operation": "insert",
-        "bulk_poll_max_interval": 0.2,
-        "rejects_path": str(rejects),
-    }
-    run = run_target(config, write_lines(tmp_path / "in.jsonl", messages), tmp_path)
+    run, rows = _load(target_config, tmp_path, messages, api_type=api_type, bulk_poll_max_interval=0.2)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"bookmark": 7}]
-    failed = {r["code"]: r for r in read_rejects(rejects)}
+    failed = {r["code"]: r for r in rows}
     assert set(failed) == {"DUPLICATE_DATA", "INVALID_RECORD"}
     assert failed["DUPLICATE_DATA"]["api"] == api_type
     assert failed["DUPLICATE_DATA"]["record"] == lead(3, **odd)
