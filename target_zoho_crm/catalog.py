@@ -1,10 +1,11 @@
 """Module catalog: which Zoho modules exist (`/settings/modules`), their fields (`/settings/fields`), and
 which module a stream loads into.
 
-Both metadata calls cost a credit each (reference §9.1), so they are made once per run and cached, and the
-module list only when it is needed: a standard module (Leads, Accounts, ... whose API names Zoho never
-changes, and whose duplicate-check fields are known) is found by its fields alone, so a load into it
-costs one metadata credit, not two. Modules API: https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
+Both metadata calls cost a credit each (reference §9.1), so they are made once per run and cached, and
+the module list only when it is needed: a standard module (Leads, Accounts, ... whose API names Zoho
+never changes, and whose duplicate-check fields are known) is found by its fields alone, so a load into
+it costs one metadata credit, not two. Modules API:
+https://www.zoho.com/crm/developer/docs/api/v4/modules-api.html; fields API:
 https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html.
 """
 

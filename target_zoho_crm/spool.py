@@ -16,9 +16,16 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import IO, Any
 
-from target_zoho_crm.types import SpooledRecord, pack, unpack_bytes
+import msgspec
+
+from target_zoho_crm.http import encode_json
+from target_zoho_crm.types import SpooledRecord
+
+# Packed as the request bodies are (`encode_json`); numbers read back as Decimal, as the reader gives them.
+_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 
 
 class RecordSpool:
@@ -27,28 +34,25 @@ class RecordSpool:
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._ends = array("Q")  # the end offset of each record: 8 bytes per record in memory
-        self._size = 0
         self._sealed = False
         self._lock = threading.Lock()
 
     def append(self, record: dict[str, Any]) -> None:
         if self._sealed:
             raise RuntimeError("this spool is sealed: its batch has been handed on")
-        data = pack(record)
+        data = encode_json(record)
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="target-zoho-crm-", buffering=1 << 18)  # noqa: SIM115 (closed with the spool)
         self._file.write(data)
-        self._size += len(data)
-        self._ends.append(self._size)
+        self._ends.append((self._ends[-1] if self._ends else 0) + len(data))
 
-    def seal(self) -> RecordSpool:
+    def seal(self) -> None:
         """No more records: flush them to the file so that other threads can read them."""
         with self._lock:
             if not self._sealed:
                 if self._file is not None:
                     self._file.flush()
                 self._sealed = True
-        return self
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -69,7 +73,7 @@ class RecordSpool:
             data = os.pread(self._file.fileno(), end - start, start)
         if len(data) != end - start:
             raise OSError(f"record spool: short read at {start} ({len(data)} of {end - start} bytes)")
-        return unpack_bytes(data)
+        return _DECODER.decode(data)
 
     @property
     def closed(self) -> bool:

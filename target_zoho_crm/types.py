@@ -7,10 +7,7 @@ own; see docs/ARCHITECTURE.md for who produces and who consumes each one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
-
-import msgspec
 
 if TYPE_CHECKING:
     from target_zoho_crm.spool import RecordSpool
@@ -49,20 +46,6 @@ class ZohoError:
             if first.get("api_name"):
                 return str(first["api_name"])
         return None
-
-
-_PACK = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
-_UNPACK = msgspec.json.Decoder(float_hook=Decimal)
-
-
-def pack(record: dict[str, Any]) -> bytes:
-    """A tap's record as compact JSON bytes (numbers come back as Decimal, as the reader gives them)."""
-    return _PACK.encode(record)
-
-
-def unpack_bytes(data: bytes) -> dict[str, Any]:
-    record: dict[str, Any] = _UNPACK.decode(data)
-    return record
 
 
 class SpooledRecord:
