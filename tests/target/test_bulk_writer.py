@@ -32,7 +32,8 @@ from target_zoho_crm.http import ZohoClient
 from target_zoho_crm.lookups import USERS, LookupRef
 from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord
 
-from .singer_io import LEAD_PROPERTIES, lead, read_rejects, record, run_target, schema, state, write_lines
+from .faults_support import run_messages
+from .singer_io import LEAD_PROPERTIES, lead, read_rejects, record, schema, state
 
 FAST = 1_000_000  # rows per second: a 30,000-row load stays within a few seconds
 
@@ -400,8 +401,7 @@ def _load(
     rejects = tmp_path / "rejects.jsonl"
     # The conftest fixture, pointed at this module's emulator.
     config = {**target_config, "operation": "insert", "rejects_path": str(rejects), **settings}
-    run = run_target(config, write_lines(tmp_path / "in.jsonl", messages), tmp_path)
-    return run, read_rejects(rejects)
+    return run_messages(config, messages, tmp_path), read_rejects(rejects)
 
 
 def test_cli_auto_picks_bulk_for_a_large_batch(
