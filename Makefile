@@ -10,17 +10,17 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,emulator]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check target_zoho_crm tests $(wildcard bench)
-	$(BIN)/ruff format --check target_zoho_crm tests $(wildcard bench)
+	$(BIN)/ruff check target_zoho_crm zoho_crm_emulator tests $(wildcard bench)
+	$(BIN)/ruff format --check target_zoho_crm zoho_crm_emulator tests $(wildcard bench)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy target_zoho_crm
+	$(BIN)/mypy target_zoho_crm zoho_crm_emulator
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q

@@ -132,7 +132,7 @@ class TimingMiddleware:
 
 def serve(argv: list[str] | None = None) -> int:
     """Run the emulator with the timing wrapper until SIGTERM; print the URL once it listens."""
-    from target_zoho_crm.emulator import ZohoEmulator
+    from zoho_crm_emulator import ZohoEmulator
 
     p = argparse.ArgumentParser(prog="python -m bench.emulator")
     p.add_argument("--latency-ms", type=int, default=0)

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from target_zoho_crm.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
+from zoho_crm_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -41,7 +41,7 @@ STATE_ID = "demo:tap-spreadsheets-to-target-zoho-crm"  # Meltano's {environment}
 MODULES = ("Accounts", "Contacts", "Leads")
 BIN = Path(sys.executable).parent
 
-# The emulator's default OAuth client (target_zoho_crm/emulator/README.md). It only works against the
+# The emulator's default OAuth client (zoho_crm_emulator/README.md). It only works against the
 # emulator; a real org's credentials never go through this script.
 EMULATOR_CREDENTIALS = {
     "CLIENT_ID": DEFAULT_CLIENT_ID,

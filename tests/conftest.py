@@ -22,7 +22,7 @@ EMULATOR_REFRESH_TOKEN = "1000.emulator.refresh.token"
 
 @pytest.fixture(scope="session")
 def zoho() -> Iterator[Any]:
-    from target_zoho_crm.emulator import ZohoEmulator
+    from zoho_crm_emulator import ZohoEmulator
 
     with ZohoEmulator(latency_ms=0) as server:
         yield server

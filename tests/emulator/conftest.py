@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.emulator import (
+from zoho_crm_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.emulator import ZohoEmulator
+from zoho_crm_emulator import ZohoEmulator
 
 from .conftest import refresh
 

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import requests
 
-from target_zoho_crm.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from target_zoho_crm.emulator.cli import build_parser
+from zoho_crm_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from zoho_crm_emulator.cli import build_parser
 
 T = 5
 
@@ -20,7 +20,7 @@ T = 5
 @contextmanager
 def running(*args: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "target_zoho_crm.emulator.cli", "--port", "0", *args],
+        [sys.executable, "-m", "zoho_crm_emulator.cli", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

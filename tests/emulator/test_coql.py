@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.emulator import ZohoEmulator
-from target_zoho_crm.emulator.coql import CoqlError, parse, row_limits, run_query
-from target_zoho_crm.emulator.metadata import load_catalog
+from zoho_crm_emulator import ZohoEmulator
+from zoho_crm_emulator.coql import CoqlError, parse, row_limits, run_query
+from zoho_crm_emulator.metadata import load_catalog
 
 from .conftest import Api
 

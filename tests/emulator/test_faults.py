@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.emulator import ZohoEmulator
+from zoho_crm_emulator import ZohoEmulator
 
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.emulator import ZohoEmulator
-from target_zoho_crm.emulator.limits import coql_credits, write_credits
+from zoho_crm_emulator import ZohoEmulator
+from zoho_crm_emulator.limits import coql_credits, write_credits
 
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -54,7 +54,7 @@ def test_credit_helpers():
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("target_zoho_crm.emulator.coql") is None, reason="coql.py not built yet"
+    importlib.util.find_spec("zoho_crm_emulator.coql") is None, reason="coql.py not built yet"
 )
 def test_coql_call_is_charged_by_limit_band(api, zoho):
     """COQL credits by LIMIT band, charged on the call (Get-Records-through-COQL-Query.html)."""

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from target_zoho_crm.emulator import ZohoEmulator
-from target_zoho_crm.emulator.metadata import VERSIONS, CatalogError, load_catalog
 from target_zoho_crm.types import FieldMeta, ModuleInfo
+from zoho_crm_emulator import ZohoEmulator
+from zoho_crm_emulator.metadata import VERSIONS, CatalogError, load_catalog
 
 from .conftest import Api
 

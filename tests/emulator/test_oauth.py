@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from target_zoho_crm.emulator import (
+from zoho_crm_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_GRANT_CODE,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.emulator import ZohoEmulator
+from zoho_crm_emulator import ZohoEmulator
 
 
 def lead(i: int, **extra: Any) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.emulator import ZohoEmulator
-from target_zoho_crm.emulator.metadata import load_catalog
-from target_zoho_crm.emulator.search import SearchError, parse_criteria, run_search, split_values
+from zoho_crm_emulator import ZohoEmulator
+from zoho_crm_emulator.metadata import load_catalog
+from zoho_crm_emulator.search import SearchError, parse_criteria, run_search, split_values
 
 from .conftest import Api
 

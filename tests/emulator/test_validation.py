@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.emulator import ZohoEmulator
+from zoho_crm_emulator import ZohoEmulator
 
 
 def first_error(api: Any, module: str, record: dict[str, Any]) -> dict[str, Any]:

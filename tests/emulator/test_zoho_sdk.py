@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.emulator import (
+from zoho_crm_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,

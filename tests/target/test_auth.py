@@ -50,7 +50,7 @@ def _token_calls(zoho: Any) -> int:
 
 @pytest.fixture
 def short_ttl_zoho() -> Iterator[Any]:
-    from target_zoho_crm.emulator import ZohoEmulator
+    from zoho_crm_emulator import ZohoEmulator
 
     with ZohoEmulator(token_ttl=2) as server:
         yield server

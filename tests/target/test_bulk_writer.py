@@ -22,15 +22,15 @@ import pytest
 from target_zoho_crm.api_choice import bulk_credits, choose_api, rest_credits
 from target_zoho_crm.bulk_writer import JOB_FAILED, NOT_SUPPORTED, BulkWriter, _gather, parse_errors
 from target_zoho_crm.catalog import ModuleCatalog
-from target_zoho_crm.emulator import (
+from target_zoho_crm.http import ZohoClient
+from target_zoho_crm.lookups import USERS, LookupRef
+from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord
+from zoho_crm_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,
     ZohoEmulator,
 )
-from target_zoho_crm.http import ZohoClient
-from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord
 
 from .faults_support import run_messages
 from .singer_io import LEAD_PROPERTIES, lead, read_rejects, record, schema, state

@@ -25,9 +25,9 @@ from target_zoho_crm.catalog import (
     stream_name_forms,
 )
 from target_zoho_crm.config import ConfigError
-from target_zoho_crm.emulator import ZohoEmulator
-from target_zoho_crm.emulator.metadata import Catalog as EmulatorCatalog
 from target_zoho_crm.http import ZohoClient
+from zoho_crm_emulator import ZohoEmulator
+from zoho_crm_emulator.metadata import Catalog as EmulatorCatalog
 
 COMMON = {
     "leads": "Leads",

@@ -236,7 +236,7 @@ def test_the_gate_serves_waiting_calls_first_come_first_served() -> None:
 def test_unbounded_concurrency_would_hit_zohos_limit() -> None:
     """Counter-check for the cap: 12 parallel calls against a Free edition (5 concurrent) get 429s
     unless the client caps itself at 5."""
-    from target_zoho_crm.emulator import ZohoEmulator
+    from zoho_crm_emulator import ZohoEmulator
 
     with ZohoEmulator(edition="free", latency_ms=150) as zoho:
         capped = _client(zoho.url, max_concurrency=5, max_retries=1)

@@ -35,7 +35,7 @@ STATIC_ACCESS = "1000.at.STATICSECRET.99887766"
 @pytest.fixture(scope="module")
 def vault() -> Iterator[Any]:
     """An emulator of its own, with these secrets and 2-second access tokens (refreshes mid-run)."""
-    from target_zoho_crm.emulator import ZohoEmulator
+    from zoho_crm_emulator import ZohoEmulator
 
     with ZohoEmulator(
         client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN, token_ttl=2

@@ -33,8 +33,8 @@ from singer_sdk.testing.target_tests import (
     TargetSpecialCharsInAttributes,
 )
 
-from target_zoho_crm.emulator import ZohoEmulator
 from target_zoho_crm.target import TargetZohoCRM
+from zoho_crm_emulator import ZohoEmulator
 
 CATCH_ALL = {
     "module": "Vehicles",

@@ -35,7 +35,7 @@ from .state import (
     EmulatorState,
 )
 
-LOGGER = logging.getLogger("target_zoho_crm.emulator")
+LOGGER = logging.getLogger("zoho_crm_emulator")
 # GIL switch interval for an emulator that has a process of its own (the console script, the benchmarks).
 # With the default 5 ms, a call whose latency has elapsed can wait up to 5 ms for the GIL behind another
 # call's validation: measured +4 ms on every 200 ms call with ten in flight. At 0.5 ms the answer leaves

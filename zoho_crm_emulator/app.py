@@ -40,7 +40,7 @@ from .state import VERSIONS, EmulatorState
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-LOGGER = logging.getLogger("target_zoho_crm.emulator")
+LOGGER = logging.getLogger("zoho_crm_emulator")
 # WSGI environ key: when the server read the request line (time.monotonic); latency counts from there.
 ARRIVED_KEY = "emulator.arrived"
 WRITE_KINDS = frozenset({"insert", "update", "upsert", "update_one"})
