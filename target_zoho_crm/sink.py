@@ -13,23 +13,22 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import fastjsonschema
-from singer_sdk import BatchSink
+from singer_sdk import BatchSink, Target
 from singer_sdk.exceptions import InvalidJSONSchema
 
-from target_zoho_crm.config import StreamOptions
-from target_zoho_crm.convert import RecordConverter
-from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import fold_key, upsert_match_order
-from target_zoho_crm.pipeline import BatchProgress
-from target_zoho_crm.rest_writer import MAX_RECORDS_PER_CALL, RestWriter
-from target_zoho_crm.spool import RecordSpool
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, RecordSource, ZohoError, unpack
-
-if TYPE_CHECKING:
-    from target_zoho_crm.target import Services, TargetZohoCRM
+from target_zoho_crm.load.keys import fold_key, upsert_match_order
+from target_zoho_crm.load.ordering import BatchProgress
+from target_zoho_crm.load.spool import RecordSpool
+from target_zoho_crm.model import ModuleInfo, Outcome, PreparedRecord, RecordSource, ZohoError, unpack
+from target_zoho_crm.run import Services, services_of
+from target_zoho_crm.settings.settings import StreamOptions
+from target_zoho_crm.transform.convert import RecordConverter
+from target_zoho_crm.transform.mapping import FieldMapper
+from target_zoho_crm.zoho.credits import choose_api
+from target_zoho_crm.zoho.rest import MAX_RECORDS_PER_CALL, RestWriter
 
 INVALID_MARK = "__target_zoho_crm_invalid__"
 SEQ_MARK = "__target_zoho_crm_seq__"
@@ -47,14 +46,14 @@ class ZohoSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetZohoCRM,
+        target: Target,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: Sequence[str] | None,
     ) -> None:
         self._fast_validator: Any = None
         super().__init__(target, stream_name, schema, key_properties)
-        self.services: Services = target.services
+        self.services: Services = services_of(target)
         settings = self.services.settings
         self.options = StreamOptions.from_config(dict(target.config), stream_name)
         self.module: ModuleInfo = self.services.catalog.resolve(stream_name, self.options.module)
@@ -121,6 +120,7 @@ class ZohoSink(BatchSink):
             self.key_field or "nothing: every record is new",
             self.api_type,
         )
+        self.services.sinks[stream_name] = self  # replaces the sink of the stream's previous SCHEMA
 
     # -- sizes ---------------------------------------------------------------------------------------------
     @property
@@ -228,8 +228,6 @@ class ZohoSink(BatchSink):
                 )
             return "rest"
         if self.api_type == "auto":
-            from target_zoho_crm.api_choice import choose_api
-
             return choose_api(size, self.operation)
         return self.api_type
 

@@ -10,35 +10,31 @@ were rejected.
 from __future__ import annotations
 
 import contextlib
-import decimal
 import gc
 import sys
 import threading
 import time
-import weakref
-from collections import Counter, defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import partial
 from types import FrameType
 from typing import Any, ClassVar
 
-import msgspec
-import msgspec.json
 from singer_sdk import Target
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.json import serialize_json
 
-from target_zoho_crm.config import CONFIG_SCHEMA, TargetSettings
-from target_zoho_crm.rejects import RejectsWriter
+from target_zoho_crm.errors import RunStopped
+from target_zoho_crm.load.ordering import StateKeeper
+from target_zoho_crm.model import ZohoError
+from target_zoho_crm.reader import TolerantReader
+from target_zoho_crm.report.redact import REDACTOR
+from target_zoho_crm.report.rejects import RejectsWriter
+from target_zoho_crm.report.summary import RunSummary
+from target_zoho_crm.run import Services
+from target_zoho_crm.settings.schema import CONFIG_SCHEMA
+from target_zoho_crm.settings.settings import TargetSettings
 from target_zoho_crm.sink import ZohoSink
-from target_zoho_crm.summary import RunSummary
-from target_zoho_crm.types import ZohoError
 
 EXIT_TOO_MANY_REJECTS = 3
 # Bulk jobs cost 500 credits each, and `auto` only saves credits on large batches: for those streams a
@@ -64,244 +60,6 @@ def _tune_process() -> None:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-
-
-class RunStopped(RuntimeError):
-    """The run cannot go on; the message says why and what to do."""
-
-
-class _StopReading(Exception):
-    """Raised by the signal handler into a read that is blocked waiting for the tap."""
-
-
-class TolerantReader(GenericSingerReader[str]):
-    """Singer reader on msgspec; a line that is not a Singer message is reported and skipped, not fatal.
-
-    The records around a malformed line are kept; the line goes to the rejects file and the run's
-    summary counts it.
-    """
-
-    default_input = sys.stdin
-    _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.on_bad_line: Callable[[int, str, str], None] | None = None
-        self.stop_requested = False  # set by a termination signal: stop reading, finish what was read
-        self.waiting_for_input = False  # True only while blocked reading the next line
-        # Held while a message is handled, free while waiting for the tap: the housekeeper thread may
-        # then flush buffers that a waiting STATE depends on, even when the tap has gone quiet.
-        self.busy = threading.Lock()
-
-    def stop(self) -> None:
-        """Called from a signal handler: end the read loop at a line boundary, never mid-message."""
-        self.stop_requested = True
-        if self.waiting_for_input:
-            raise _StopReading
-
-    def deserialize_json(self, line: str) -> dict[str, Any]:
-        return self._decoder.decode(line)  # type: ignore[no-any-return,unused-ignore]
-
-    def process_lines(
-        self, file_input: Any, callbacks: dict[str, Callable[[dict[str, Any]], None]]
-    ) -> Counter[str]:
-        stats: dict[str, int] = defaultdict(int)
-        lines = iter(file_input or self.default_input)
-        number = 0
-        while not self.stop_requested:
-            self.waiting_for_input = True
-            try:
-                line = next(lines)
-            except (StopIteration, _StopReading):
-                break
-            finally:
-                self.waiting_for_input = False
-            number += 1
-            if not line.strip():
-                continue
-            try:
-                message = self.deserialize_json(line)
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                self._bad(number, line, f"not valid JSON ({exc})")
-                continue
-            if not isinstance(message, dict) or "type" not in message:
-                self._bad(number, line, "not a Singer message (no 'type')")
-                continue
-            kind = message["type"]
-            callback = callbacks.get(kind)
-            if callback is None:
-                self._bad(number, line, f"unknown Singer message type {kind!r}")
-                continue
-            with self.busy:
-                callback(message)
-            stats[kind] += 1
-        return Counter(**stats)
-
-    def _bad(self, number: int, line: str, reason: str) -> None:
-        if self.on_bad_line is None:
-            raise RunStopped(f"input line {number}: {reason}")
-        self.on_bad_line(number, line, reason)
-
-
-@dataclass
-class Services:
-    """What every sink shares: one token, one HTTP client and pool, one catalog, rejects file, summary."""
-
-    target: TargetZohoCRM
-    settings: TargetSettings
-    rejects: RejectsWriter
-    summary: RunSummary
-    keeper: Any
-    _connected: bool = False
-    # One writer per sink object (a SCHEMA change brings a new sink, with its own mapping); keyed weakly
-    # on the sink itself, not on id(sink), which Python reuses once a sink is freed.
-    _rest_writers: weakref.WeakKeyDictionary[Any, Any] = field(default_factory=weakref.WeakKeyDictionary)
-    _bulk_writers: weakref.WeakKeyDictionary[Any, Any] = field(default_factory=weakref.WeakKeyDictionary)
-    _to_close: list[Any] = field(default_factory=list)
-    _empty_at_start: dict[str, bool] = field(default_factory=dict)
-    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
-    _looked_up: set[str] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def connect(self) -> None:
-        """Token, HTTP client, catalog: done at the first SCHEMA so bad credentials fail before any data."""
-        if self._connected:
-            return
-        from target_zoho_crm.catalog import ModuleCatalog
-        from target_zoho_crm.http import ZohoClient
-        from target_zoho_crm.lookups import LookupResolver
-
-        config = dict(self.target.config)
-        self.client = ZohoClient.from_config(config, redactor=self.target.redactor, settings=self.settings)
-        self.catalog = ModuleCatalog(self.client, self.settings.api_version)
-        self.lookups = LookupResolver(self.client, self.catalog, use_coql=self.settings.use_coql)
-        self.pool = ThreadPoolExecutor(
-            max_workers=self.settings.max_concurrency + 2, thread_name_prefix="zoho-call"
-        )
-        self._connected = True
-
-    # -- per-sink helpers ---------------------------------------------------------------------------------
-    def parents_of(self, sink: ZohoSink) -> list[Future[Any]]:
-        """Flush the streams this one looks up into, and return their latest batches to wait for."""
-        wanted = set(sink.related_modules) - {sink.module.api_name}
-        deps: list[Future[Any]] = []
-        if not wanted:
-            return deps
-        for other in list(self.target._sinks_active.values()):
-            if isinstance(other, ZohoSink) and other is not sink and other.module.api_name in wanted:
-                other.flush()
-                if other.lane.last is not None:
-                    deps.append(other.lane.last)
-        return deps
-
-    def resolve_lookups(self, sink: ZohoSink, prepared: list[Any]) -> list[Any]:
-        """Lookups to ids; for upserts into a module that held records before the run, reject keys that
-        match several Zoho records (an upsert would update an arbitrary one)."""
-        key_fields = None
-        empty_at_start = (
-            sink.operation == "upsert"
-            and (self.settings.check_ambiguous_keys or self.settings.dry_run)
-            and self.was_empty(sink.module.api_name)
-        )
-        if sink.operation == "upsert" and not empty_at_start and self.settings.check_ambiguous_keys:
-            key_fields = list(sink.converter.key_fields)
-        if key_fields or sink.has_lookups:
-            resolved, rejected = self.lookups.resolve_records(
-                sink.module,
-                prepared,
-                operation=sink.operation,
-                key_fields=key_fields,
-                converter=sink.converter,
-            )
-        else:
-            resolved, rejected = prepared, []
-        if empty_at_start and self.settings.dry_run:
-            # Nothing is written in a dry run, so into a module empty at the start every upsert would
-            # insert: the mandatory fields apply (a real run lets Zoho decide insert or update).
-            kept = []
-            for record in resolved:
-                missing = sink.converter.missing_mandatory(record.payload)
-                if missing:
-                    rejected.append((record, missing))
-                else:
-                    kept.append(record)
-            resolved = kept
-        for record, errors in rejected:
-            sink._reject(record.source, errors[0], more=errors[1:])
-        return list(resolved)
-
-    def was_empty(self, module: str) -> bool:
-        """Whether `module` held no record when this run first wrote to it (one COQL call per module,
-        however many chunks ask at once).
-
-        Then no key can match two records that existed before the run, and the per-batch ambiguity
-        check (a COQL read per 50 keys, +20% credits on an initial load) is skipped."""
-        with self._probe_lock:
-            known = self._empty_at_start.get(module)
-            if known is None:
-                if self.settings.use_coql:
-                    query = f"select id from {module} where id is not null limit 1"
-                    rows = self.client.get_json("/coql", method="POST", json={"select_query": query})
-                else:
-                    rows = self.client.get_json(f"/{module}", params={"fields": "id", "per_page": 1})
-                known = self._empty_at_start[module] = not (rows or {}).get("data")
-            return known
-
-    def remembers(self, module: Any) -> bool:
-        """Whether written records of `module` are cached for the lookups of child streams (parents
-        before children): only for modules some stream looks up into, or whose keys are matched against
-        Zoho (that cache holds "no such key" answers, so a key written since must be known as written).
-        The cache holds a few hundred bytes per record: filling it for every load would make memory grow
-        with the input."""
-        name = module.api_name
-        key_matched = self.settings.check_ambiguous_keys and self._empty_at_start.get(name) is False
-        return key_matched or name in self.looked_up_modules()
-
-    def looked_up_modules(self) -> set[str]:
-        """Modules the current streams look up into (recomputed after each SCHEMA, not per record)."""
-        looked_up = self._looked_up
-        if looked_up is None:
-            sinks = [s for s in list(self.target._sinks_active.values()) if isinstance(s, ZohoSink)]
-            looked_up = {module for s in sinks for module in s.related_modules}
-            self._looked_up = looked_up
-        return looked_up
-
-    def rest_writer(self, sink: ZohoSink) -> Any:
-        with self._lock:
-            writer = self._rest_writers.get(sink)
-            if writer is None:
-                from target_zoho_crm.rest_writer import RestWriter
-
-                writer = self._rest_writers[sink] = RestWriter(
-                    self.client,
-                    sink.module,
-                    operation=sink.operation,
-                    duplicate_check_fields=sink.duplicate_check_fields
-                    if sink.operation == "upsert"
-                    else None,
-                    external_id_field=sink.options.external_id_field,
-                    external_lookups=self.lookups.external_headers(sink.module, sink.mapper),
-                    trigger=self.settings.trigger,
-                    reconcile=partial(self.lookups.reconcile, sink.module, sink.reconcile_field),
-                )
-            return writer
-
-    def bulk_writer(self, sink: ZohoSink) -> Any:
-        with self._lock:
-            writer = self._bulk_writers.get(sink)
-            if writer is None:
-                from target_zoho_crm.bulk_writer import BulkWriter
-
-                writer = self._bulk_writers[sink] = BulkWriter.for_sink(self, sink)
-                writer.should_stop = lambda: self.keeper.failure is not None
-                self._to_close.append(writer)  # its job threads outlive the sink until the end
-            return writer
-
-    def close(self) -> None:
-        for writer in self._to_close:
-            writer.close()
-        if self._connected:
-            self.pool.shutdown(wait=True)
 
 
 class TargetZohoCRM(Target):
@@ -336,8 +94,6 @@ class TargetZohoCRM(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from target_zoho_crm.pipeline import StateKeeper
-        from target_zoho_crm.redact import REDACTOR
 
         config = dict(self.config)
         self.redactor = REDACTOR
@@ -346,8 +102,9 @@ class TargetZohoCRM(Target):
         self.settings = TargetSettings.from_config(config)
         self.keeper = StateKeeper(self._emit_state, before_emit=lambda: self.services.rejects.sync())
         self.services = Services(
-            target=self,
+            config=config,
             settings=self.settings,
+            redactor=self.redactor,
             rejects=RejectsWriter(self.settings.rejects_path, scrub=self.redactor.redact),
             summary=RunSummary(),
             keeper=self.keeper,

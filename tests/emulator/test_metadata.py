@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from target_zoho_crm.types import FieldMeta, ModuleInfo
+from target_zoho_crm.model import FieldMeta, ModuleInfo
 from zoho_crm_emulator import ZohoEmulator
 from zoho_crm_emulator.metadata import VERSIONS, CatalogError, load_catalog
 

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 import requests
 
-from target_zoho_crm.auth import AuthError, TokenManager, _expires_in_seconds
-from target_zoho_crm.config import resolve_urls
-from target_zoho_crm.http import ZohoClient
-from target_zoho_crm.redact import MASK, Redactor, redact_config
+from target_zoho_crm.errors import AuthError
+from target_zoho_crm.report.redact import MASK, Redactor, redact_config
+from target_zoho_crm.run import connect_client
+from target_zoho_crm.zoho.auth import TokenManager, _expires_in_seconds
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.regions import resolve_urls
 from tests.conftest import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN
 
 
@@ -218,7 +220,7 @@ def test_no_secret_reaches_logs_through_a_full_client_session(
     red = Redactor()
     red.install()
     caplog.set_level(logging.DEBUG)
-    client = ZohoClient.from_config(target_config, redactor=red, backoff_factor=0.01)
+    client = connect_client(target_config, redactor=red, backoff_factor=0.01)
     emulator.set_faults({"script": [{"status": 500}, {"status": 429}]})
     assert client.get_json("/settings/modules")
     emulator.expire_tokens()

@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.api_choice import bulk_credits, choose_api, rest_credits
-from target_zoho_crm.bulk_writer import JOB_FAILED, NOT_SUPPORTED, BulkWriter, _gather, parse_errors
-from target_zoho_crm.catalog import ModuleCatalog
-from target_zoho_crm.http import ZohoClient
-from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord
+from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, Outcome, PreparedRecord
+from target_zoho_crm.run import connect_client
+from target_zoho_crm.zoho.bulk import JOB_FAILED, NOT_SUPPORTED, BulkWriter, _gather
+from target_zoho_crm.zoho.bulk_results import parse_errors
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.credits import bulk_credits, choose_api, rest_credits
+from target_zoho_crm.zoho.metadata import ModuleCatalog
 from zoho_crm_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -65,7 +66,7 @@ def make_client(zoho: ZohoEmulator) -> ZohoClient:
         "request_timeout": 10,
         "max_retries": 3,
     }
-    return ZohoClient.from_config(config, backoff_factor=0.05, max_backoff=0.5)
+    return connect_client(config, backoff_factor=0.05, max_backoff=0.5)
 
 
 @pytest.fixture

@@ -17,15 +17,11 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.catalog import (
-    ModuleCatalog,
-    UnknownStreamError,
-    check_stream_keys,
-    normalize,
-    stream_name_forms,
-)
-from target_zoho_crm.config import ConfigError
-from target_zoho_crm.http import ZohoClient
+from target_zoho_crm.errors import ConfigError, UnknownStreamError
+from target_zoho_crm.load.keys import check_stream_keys
+from target_zoho_crm.names import normalize, stream_name_forms
+from target_zoho_crm.run import connect_client
+from target_zoho_crm.zoho.metadata import ModuleCatalog
 from zoho_crm_emulator import ZohoEmulator
 from zoho_crm_emulator.metadata import Catalog as EmulatorCatalog
 
@@ -62,7 +58,7 @@ V3_PLUS = {
 
 
 def _catalog(target_config: dict[str, Any], version: str) -> ModuleCatalog:
-    client = ZohoClient.from_config({**target_config, "api_version": version})
+    client = connect_client({**target_config, "api_version": version})
     return ModuleCatalog(client, version)
 
 

@@ -12,16 +12,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from target_zoho_crm.config import (
-    CONFIG_SCHEMA,
-    REGIONS,
-    ConfigError,
-    StreamOptions,
-    TargetSettings,
-    ZohoUrls,
-    is_loopback_host,
-    resolve_urls,
-)
+from target_zoho_crm.errors import ConfigError
+from target_zoho_crm.settings.schema import CONFIG_SCHEMA
+from target_zoho_crm.settings.settings import StreamOptions, TargetSettings
+from target_zoho_crm.zoho.regions import REGIONS, ZohoUrls, is_loopback_host, resolve_urls
 
 CREDS = {"client_id": "1000.ABC", "client_secret": "s" * 20, "refresh_token": "1000.r.t"}
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter
-from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.types import FieldMeta, ModuleInfo, ZohoError
+from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError
+from target_zoho_crm.transform.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter
+from target_zoho_crm.transform.mapping import FieldMapper
 
 JSON_TYPES = {
     "integer": "integer",

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.catalog import ModuleCatalog
-from target_zoho_crm.fields import FieldMapError, FieldMapper, match_name
-from target_zoho_crm.http import ZohoClient
-from target_zoho_crm.types import FieldMeta, ModuleInfo
+from target_zoho_crm.errors import FieldMapError
+from target_zoho_crm.model import FieldMeta, ModuleInfo
+from target_zoho_crm.names import match_name
+from target_zoho_crm.run import connect_client
+from target_zoho_crm.transform.mapping import FieldMapper
+from target_zoho_crm.zoho.metadata import ModuleCatalog
 
 
 def _field(api_name: str, data_type: str = "text", label: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -128,7 +130,7 @@ def test_line_items_and_subforms_map_by_name_and_alias() -> None:
 
 def test_mapping_against_the_emulators_metadata(emulator: Any, target_config: dict[str, Any]) -> None:
     """Real `/settings/fields` of the emulator: a tap's snake_case columns all land on Zoho fields."""
-    client = ZohoClient.from_config(target_config)
+    client = connect_client(target_config)
     catalog = ModuleCatalog(client, "v4")
     contacts = catalog.resolve("contacts", None)
     props = _props(

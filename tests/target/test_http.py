@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.auth import TokenManager
-from target_zoho_crm.config import ZohoUrls, resolve_urls
-from target_zoho_crm.http import FairGate, MaybeWrittenError, ZohoAPIError, ZohoClient, credit_cost
-from target_zoho_crm.redact import Redactor
+from target_zoho_crm.errors import MaybeWrittenError, ZohoAPIError
+from target_zoho_crm.report.redact import Redactor
+from target_zoho_crm.zoho.auth import TokenManager
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.credits import credit_cost
+from target_zoho_crm.zoho.gate import FairGate
+from target_zoho_crm.zoho.regions import ZohoUrls, resolve_urls
 from tests.conftest import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN
 
 

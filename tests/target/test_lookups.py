@@ -15,26 +15,26 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.catalog import ModuleCatalog
-from target_zoho_crm.convert import RecordConverter
-from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.http import ZohoClient
-from target_zoho_crm.lookups import (
+from target_zoho_crm.load.keys import upsert_match_order
+from target_zoho_crm.load.lookups import (
     AMBIGUOUS_KEY,
     AMBIGUOUS_LOOKUP,
     KeyMatcher,
-    LookupRef,
     LookupResolver,
     coql_quote,
     search_escape,
-    upsert_match_order,
 )
-from target_zoho_crm.types import FieldMeta, ModuleInfo, PreparedRecord, ZohoError
+from target_zoho_crm.model import FieldMeta, LookupRef, ModuleInfo, PreparedRecord, ZohoError
+from target_zoho_crm.run import connect_client
+from target_zoho_crm.transform.convert import RecordConverter
+from target_zoho_crm.transform.mapping import FieldMapper
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.metadata import ModuleCatalog
 
 
 @pytest.fixture
 def client(emulator: Any, target_config: dict[str, Any]) -> Iterator[ZohoClient]:
-    c = ZohoClient.from_config(target_config)
+    c = connect_client(target_config)
     yield c
     c.close()
 
@@ -297,7 +297,7 @@ def test_line_items_are_stored_with_each_versions_keys(
         if version == "v2"
         else ("Product_Name", "Quantity", "List_Price")
     )
-    client = ZohoClient.from_config({**target_config, "api_version": version})
+    client = connect_client({**target_config, "api_version": version})
     try:
         catalog = ModuleCatalog(client, version)
         assert catalog.module(module).line_items_field == field

@@ -252,7 +252,7 @@ def test_meltano_settings_are_generated_from_about() -> None:
 
 
 def test_secrets_are_sensitive_passwords_everywhere() -> None:
-    from target_zoho_crm.config import SECRET_KEYS
+    from target_zoho_crm.settings.schema import SECRET_KEYS
 
     props = _schema_properties()
     secrets = {name for name, prop in props.items() if prop.get("secret") or prop.get("writeOnly")}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.pipeline import BatchProgress, StateKeeper
+from target_zoho_crm.load.ordering import BatchProgress, StateKeeper
 
 WAIT = 30.0  # generous: other suites run on the same two cores
 

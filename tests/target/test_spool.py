@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.spool import RecordSpool
-from target_zoho_crm.types import SpooledRecord, unpack
+from target_zoho_crm.load.spool import RecordSpool
+from target_zoho_crm.model import SpooledRecord, unpack
 
 
 def _records(n: int) -> list[dict[str, Any]]:

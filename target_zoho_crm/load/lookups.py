@@ -23,31 +23,26 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from target_zoho_crm.types import ModuleInfo, PreparedRecord, ZohoError
-
-if TYPE_CHECKING:
-    from target_zoho_crm.http import ZohoClient
+from target_zoho_crm.errors import LookupQueryError
+from target_zoho_crm.load.keys import fold_key
+from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError
+from target_zoho_crm.zoho.client import ZohoClient
 
 __all__ = [
     "AMBIGUOUS_KEY",
     "AMBIGUOUS_LOOKUP",
     "COQL_IN_MAX",
     "SEARCH_CRITERIA_MAX",
-    "USERS",
     "KeyMatch",
     "KeyMatcher",
     "LookupCache",
-    "LookupRef",
     "LookupResolver",
     "coql_quote",
-    "fold_key",
     "search_escape",
-    "upsert_match_order",
 ]
 
-USERS = "users"  # pseudo module: owners and user lookups resolve against GET /users
 COQL_IN_MAX = 50  # values in one COQL `in (...)` (COQL-Limitations.html)
 COQL_PAGE = 200  # rows per COQL call that every version accepts (v2/v3: 200; v4+: 2000)
 SEARCH_CRITERIA_MAX = 10  # criteria in one Search API call (search-records.html)
@@ -59,18 +54,6 @@ AMBIGUOUS_KEY = "AMBIGUOUS_KEY"
 # The field a bare value (a name) is matched on when the related module's duplicate-check field is not
 # the obvious one: people are named by their full name (or their email when the value has an "@").
 _PEOPLE = frozenset({"Leads", "Contacts"})
-
-
-@dataclass(frozen=True, slots=True)
-class LookupRef:
-    """A lookup value still to resolve: the related `module`, the field to match (None: the related
-    module's name field) and the value; `api_name`/`json_path` locate it in the record for errors."""
-
-    module: str
-    field: str | None
-    value: str
-    api_name: str
-    json_path: str
 
 
 class _Catalog(Protocol):
@@ -88,11 +71,6 @@ def search_escape(value: str) -> str:
     for ch in "(),":
         out = out.replace(ch, "\\" + ch)
     return out
-
-
-def fold_key(value: Any) -> str:
-    """A key value as Zoho compares it (unique checks ignore case and surrounding spaces)."""
-    return str(value).strip().casefold()
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -123,10 +101,6 @@ def _cell(row: Mapping[str, Any], field: str) -> Any:
     if isinstance(value, Mapping):  # a lookup column comes back as {"id": ..., "name": ...}
         return value.get("name") or value.get("id")
     return value
-
-
-class LookupQueryError(RuntimeError):
-    """A lookup query Zoho refused (bad field, missing scope): fatal for the batch, not per record."""
 
 
 class LookupCache:
@@ -457,15 +431,6 @@ def _find_refs(node: Any) -> Iterator[tuple[Any, Any, LookupRef]]:
                 yield node, i, value
             elif isinstance(value, (dict, list)):
                 yield from _find_refs(value)
-
-
-def upsert_match_order(module: ModuleInfo, duplicate_check_fields: Sequence[str] | None = None) -> list[str]:
-    """The fields Zoho's upsert matches on, in its order (upsert-records.html, "How does the duplicate
-    check work?"): the given `duplicate_check_fields` (else the system duplicate-check fields), then
-    the remaining user-defined unique fields; External ID fields are unique and take part too."""
-    first = list(duplicate_check_fields or module.system_duplicate_fields)
-    rest = [f for f in (*module.unique_fields, *module.external_fields) if f not in first]
-    return first + rest
 
 
 @dataclass

@@ -9,40 +9,17 @@ left out and reported (once per stream, by the sink) instead of failing every re
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from target_zoho_crm.types import FieldMeta, ModuleInfo
+from target_zoho_crm.errors import FieldMapError
+from target_zoho_crm.model import FieldMeta, ModuleInfo
+from target_zoho_crm.names import loose, match_name
 
 logger = logging.getLogger("target_zoho_crm.fields")
 
 # Names taps commonly use for inventory line items, whatever the API version calls them.
 _LINE_ITEM_ALIASES = {"lineitems", "productdetails", "items", "products"}
-
-
-class FieldMapError(ValueError):
-    """`field_map` names a field the module does not have."""
-
-
-def loose(name: str) -> str:
-    """'first_name', 'First Name', 'firstName', 'First_Name' → 'firstname'."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
-def match_name(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate equal to `name` exactly, else ignoring case/separators (None if none or ambiguous).
-
-    Used for field API names and for the keys inside subform / line-item rows.
-    """
-    names = list(candidates)
-    if name in names:
-        return name
-    lower = [c for c in names if c.lower() == name.lower()]
-    if len(lower) == 1:
-        return lower[0]
-    hits = [c for c in names if loose(c) == loose(name)]
-    return hits[0] if len(hits) == 1 else None
 
 
 def _record_id_field() -> FieldMeta:

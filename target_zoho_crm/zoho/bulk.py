@@ -39,18 +39,18 @@ import threading
 import time
 import zipfile
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from target_zoho_crm.config import DEFAULT_BULK_MAX_JOBS_IN_FLIGHT, DEFAULT_BULK_POLL_MAX_INTERVAL
-from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient
-from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.rest_writer import FATAL_CODES, FatalWriteError
-from target_zoho_crm.types import ModuleInfo, Outcome, PreparedRecord, ZohoError
+from target_zoho_crm.errors import BulkJobError, FatalWriteError, MaybeWrittenError, ZohoAPIError
+from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, Outcome, PreparedRecord, ZohoError
+from target_zoho_crm.zoho.bulk_results import ResultRow, parse_errors, result_rows
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.rest import FATAL_CODES
 
 LOGGER = logging.getLogger("target_zoho_crm.bulk")
 
@@ -63,15 +63,6 @@ JOB_FAILED = "BULK_JOB_FAILED"
 NOT_SUPPORTED = "BULK_NOT_SUPPORTED"
 RESULT_MISSING = "BULK_RESULT_MISSING"
 MAYBE_WRITTEN = "MAYBE_WRITTEN"
-
-
-class BulkJobError(Exception):
-    """One attempt at a job failed as a whole (retried, then its records are rejected)."""
-
-    def __init__(self, error: ZohoError, retry: bool = True) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retry = retry
 
 
 @dataclass
@@ -116,8 +107,8 @@ class BulkWriter:
         operation: str,
         duplicate_check_fields: list[str] | None = None,
         external_id_field: str | None = None,
-        max_jobs_in_flight: int = DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
-        poll_max_interval: float = DEFAULT_BULK_POLL_MAX_INTERVAL,
+        max_jobs_in_flight: int = 2,
+        poll_max_interval: float = 30.0,
         poll_initial_interval: float = 1.0,
         poll_factor: float = 1.5,
         job_retries: int = 1,
@@ -154,32 +145,6 @@ class BulkWriter:
         self.jobs_created = 0
         self.jobs_failed = 0
         self.on_job = on_job or (lambda _credits: None)  # told the credits of every job created
-
-    @classmethod
-    def for_sink(cls, services: Any, sink: Any) -> BulkWriter:
-        """The writer for one sink, from the run's shared client and the stream's options."""
-        settings = services.settings
-        lookups = getattr(services, "lookups", None)
-        summary = getattr(services, "summary", None)
-        stream = sink.stream_name
-
-        def on_job(credits: int) -> None:
-            if summary is not None:
-                summary.add(stream, credits=credits)
-
-        return cls(
-            services.client,
-            sink.module,
-            operation=sink.operation,
-            duplicate_check_fields=sink.duplicate_check_fields,
-            external_id_field=sink.options.external_id_field,
-            max_jobs_in_flight=settings.bulk_max_jobs_in_flight,
-            poll_max_interval=settings.bulk_poll_max_interval,
-            name_field=getattr(lookups, "name_field", None),
-            job_timeout=settings.bulk_job_timeout,
-            on_job=on_job,
-            key_field=getattr(sink, "key_field", None),
-        )
 
     @property
     def credits_used(self) -> int:
@@ -528,7 +493,7 @@ class BulkWriter:
                     raise ZohoAPIError(response.status_code, "INVALID_RESULT", "the result zip holds no CSV")
                 with archive.open(names[0]) as raw:
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                    return _result_rows(csv.reader(text), key)
+                    return result_rows(csv.reader(text), key)
         except zipfile.BadZipFile:
             raise ZohoAPIError(
                 response.status_code, "INVALID_RESULT", "the result file is not a zip"
@@ -588,48 +553,6 @@ class BulkWriter:
         if status == "updated":
             return Outcome(record.index, "updated", record_id=record_id)
         return Outcome(record.index, "rejected", error=parse_errors(row.errors, status, job))
-
-
-class ResultRow(NamedTuple):
-    """The cells of one result-file row that matching reads: the key column and Zoho's verdict."""
-
-    key: str
-    status: str
-    record_id: str
-    errors: str
-
-
-def _result_rows(reader: Iterator[list[str]], key: str) -> list[ResultRow]:
-    """download-result.html: a header, then one row per uploaded row with STATUS, RECORD_ID, ERRORS
-    and the first mapped columns (a column missing from the file reads as empty)."""
-    header = next(reader, None) or []
-    where = {name: i for i, name in enumerate(header)}
-    k, s, r, e = (where.get(name, -1) for name in (key, "STATUS", "RECORD_ID", "ERRORS"))
-
-    def cell(row: list[str], i: int) -> str:
-        return row[i] if 0 <= i < len(row) else ""
-
-    return [ResultRow(cell(row, k), cell(row, s), cell(row, r), cell(row, e)) for row in reader if row]
-
-
-def parse_errors(cell: str, status: str, job_id: str | None = None) -> ZohoError:
-    """`MANDATORY_NOT_FOUND-Company,Last_Name:DUPLICATE_DATA-Email` → a ZohoError (first code first)."""
-    errors: list[dict[str, Any]] = []
-    for chunk in filter(None, (c.strip() for c in cell.split(":"))):
-        code, _, columns = chunk.partition("-")
-        for column in columns.split(",") if columns else [""]:
-            errors.append({"code": code.strip(), "api_name": column.strip() or None})
-    if not errors:
-        return ZohoError(
-            "CANNOT_PROCESS",
-            f"Zoho Bulk Write left this row {status or 'unprocessed'} without an error",
-            {"bulk_status": status, "job_id": job_id},
-        )
-    first = errors[0]
-    details: dict[str, Any] = {"api_name": first["api_name"], "bulk_status": status, "job_id": job_id}
-    if len(errors) > 1:
-        details["errors"] = errors
-    return ZohoError(first["code"], f"Zoho Bulk Write {status or 'skipped'} the row: {cell}", details)
 
 
 def _cell(value: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from singer_sdk.singerlib.json import serialize_json
 
-from target_zoho_crm.types import ZohoError
+from target_zoho_crm.model import ZohoError
 
 DEFAULT_REJECTS_PATH = "target-zoho-crm.rejects.jsonl"
 

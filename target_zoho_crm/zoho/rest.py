@@ -16,8 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from target_zoho_crm.http import MaybeWrittenError, ZohoAPIError, ZohoClient, decode_json
-from target_zoho_crm.types import ModuleInfo, Outcome, OutcomeStatus, PreparedRecord, ZohoError
+from target_zoho_crm.errors import FatalWriteError, MaybeWrittenError, ZohoAPIError
+from target_zoho_crm.model import ModuleInfo, Outcome, OutcomeStatus, PreparedRecord, ZohoError
+from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.codec import decode_json
 
 LOGGER = logging.getLogger("target_zoho_crm.rest")
 
@@ -41,10 +43,6 @@ FATAL_CODES = frozenset(
 # Given the chunk's records, return {record index: existing Zoho id} for those already in Zoho, and the
 # indexes that cannot be checked (no key value). Used after MaybeWrittenError.
 Reconciler = Callable[[Sequence[PreparedRecord]], tuple[dict[int, str], set[int]]]
-
-
-class FatalWriteError(RuntimeError):
-    """A failure no record of the load can survive (credentials, scope, permission, module)."""
 
 
 class RestWriter:

@@ -21,8 +21,8 @@ from typing import IO, Any
 
 import msgspec
 
-from target_zoho_crm.http import encode_json
-from target_zoho_crm.types import SpooledRecord
+from target_zoho_crm.model import SpooledRecord
+from target_zoho_crm.zoho.codec import encode_json
 
 # Packed as the request bodies are (`encode_json`); numbers read back as Decimal, as the reader gives them.
 _DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)

@@ -21,8 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from target_zoho_crm.lookups import USERS, LookupRef
-from target_zoho_crm.types import FieldMeta, ModuleInfo, ZohoError
+from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError
 
 __all__ = [
     "LINE_ITEM_KEYS_V2",

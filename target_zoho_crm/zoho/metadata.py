@@ -12,16 +12,14 @@ https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html.
 from __future__ import annotations
 
 import difflib
-import re
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from target_zoho_crm.http import ZohoAPIError
-from target_zoho_crm.types import FieldMeta, ModuleInfo
-
-if TYPE_CHECKING:
-    from target_zoho_crm.http import ZohoClient
+from target_zoho_crm.errors import UnknownStreamError, ZohoAPIError
+from target_zoho_crm.model import FieldMeta, ModuleInfo
+from target_zoho_crm.names import normalize, singular_forms, stream_name_forms
+from target_zoho_crm.zoho.client import ZohoClient
 
 # System-defined duplicate check fields (upsert page "How does the duplicate check work?",
 # https://www.zoho.com/crm/developer/docs/api/v4/upsert-records.html; reference §3). Custom modules: Name.
@@ -41,48 +39,6 @@ SYSTEM_DUPLICATE_FIELDS: dict[str, list[str]] = {
     "Purchase_Orders": ["Subject"],
     "Invoices": ["Subject"],
 }
-
-# Prefixes taps put before a table name: "public-leads" (tap-postgres), "dbo-leads", "db.schema.leads".
-_PREFIX_SEPARATORS = re.compile(r"[-.]")
-
-
-class UnknownStreamError(Exception):
-    """A stream matches no module that accepts records (or several); lists what it could have meant."""
-
-    def __init__(self, stream_name: str, message: str, candidates: list[str]) -> None:
-        super().__init__(message)
-        self.stream_name = stream_name
-        self.candidates = candidates
-
-
-def normalize(name: str) -> str:
-    """Lower-case, without separators or Zoho's `__s` system suffix: 'Sales_Orders' → 'salesorders'."""
-    name = re.sub(r"__s$", "", name.strip())
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
-def singular_forms(key: str) -> set[str]:
-    """`key` plus the singular forms an English plural could come from (s / es / ies)."""
-    forms = {key}
-    if key.endswith("ies") and len(key) > 4:
-        forms.add(key[:-3] + "y")
-    if key.endswith("es") and len(key) > 3:
-        forms.add(key[:-2])
-    if key.endswith("s") and len(key) > 2:
-        forms.add(key[:-1])
-    return forms
-
-
-def stream_name_forms(stream_name: str) -> list[str]:
-    """Names to try for a stream, most specific first: the full name, then without a schema prefix."""
-    forms = [stream_name]
-    parts = [p for p in _PREFIX_SEPARATORS.split(stream_name) if p]
-    if len(parts) > 1:
-        forms.append(parts[-1])
-    tokens = [t for t in parts[-1].split("_") if t] if parts else []
-    for i in range(1, len(tokens)):
-        forms.append("_".join(tokens[i:]))  # "dbo_leads" → "leads"
-    return forms
 
 
 def _module_keys(module: dict[str, Any]) -> set[str]:
@@ -276,38 +232,3 @@ def system_duplicate_fields(api_name: str, generated_type: str, fields: dict[str
     if fields:
         names = [n for n in names if n in fields]
     return list(names)
-
-
-def check_stream_keys(
-    module: ModuleInfo, duplicate_check_fields: list[str] | None, external_id_field: str | None
-) -> tuple[list[str] | None, str | None]:
-    """Validate a stream's matching keys against the module, at SCHEMA time rather than per record.
-
-    Zoho accepts in `duplicate_check_fields` only system duplicate-check fields and fields marked unique
-    (upsert page, "How does the duplicate check work?"); External ID fields are unique by definition.
-    Names are matched forgivingly ('email' → 'Email'); returns the API names.
-    """
-    from target_zoho_crm.config import ConfigError
-    from target_zoho_crm.fields import match_name
-
-    allowed = [*module.system_duplicate_fields, *module.unique_fields, *module.external_fields]
-    resolved: list[str] | None = None
-    if duplicate_check_fields:
-        resolved = []
-        for name in duplicate_check_fields:
-            api_name = match_name(name, allowed)
-            if api_name is None:
-                raise ConfigError(
-                    f"duplicate_check_fields names {name!r}, which is not a duplicate-check, unique or "
-                    f"External ID field of {module.api_name}; use one of: {', '.join(allowed) or 'none'}."
-                )
-            resolved.append(api_name)
-    external = None
-    if external_id_field:
-        external = match_name(external_id_field, module.external_fields)
-        if external is None:
-            raise ConfigError(
-                f"external_id_field {external_id_field!r} is not an External ID field of "
-                f"{module.api_name} (External ID fields: {', '.join(module.external_fields) or 'none'})."
-            )
-    return resolved, external

@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import re
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import backoff
-import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
-from target_zoho_crm.auth import AuthError, TokenManager
-from target_zoho_crm.config import TargetSettings, ZohoUrls, is_loopback_host
-from target_zoho_crm.redact import REDACTOR, Redactor
+from target_zoho_crm.errors import AuthError, MaybeWrittenError, ZohoAPIError
+from target_zoho_crm.report.redact import REDACTOR, Redactor
+from target_zoho_crm.zoho.auth import TokenManager
+from target_zoho_crm.zoho.codec import encode_json
+from target_zoho_crm.zoho.credits import credit_cost
+from target_zoho_crm.zoho.gate import FairGate
+from target_zoho_crm.zoho.regions import ZohoUrls, is_loopback_host
 
 logger = logging.getLogger("target_zoho_crm.http")
 
@@ -41,18 +43,6 @@ Base = Literal["api", "upload", "bulk"]
 # A token can expire between its refresh and its use; a fresh token refused this many times in a row
 # means the credentials belong to another data centre or environment.
 TOKEN_REFRESHES_PER_CALL = 2
-_ENCODER = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
-
-
-def encode_json(body: Any) -> bytes:
-    """Request bodies are encoded with msgspec (about 10x the standard library's speed on 100-record
-    writes); a Decimal becomes a JSON number, anything else unusual its `str()`."""
-    return _ENCODER.encode(body)
-
-
-def decode_json(response: requests.Response) -> Any:
-    """The JSON body of a Zoho answer (msgspec: the per-record results of a write are decoded per call)."""
-    return msgspec.json.decode(response.content)
 
 
 _ZOHO_HOST_RE = re.compile(
@@ -76,8 +66,6 @@ _UNCHARGED_CODES = frozenset(
         "HTTP_ERROR",
     }
 )
-_WRITE_PATH_RE = re.compile(r"^/(?P<module>[A-Za-z0-9_]+)(?:/(?P<rest>upsert|[0-9]+))?/?$")
-_COQL_LIMIT_RE = re.compile(r"\blimit\s+(\d+)(?:\s*,\s*(\d+))?", re.IGNORECASE)
 
 
 # What a loader needs (reference §1.6, https://www.zoho.com/crm/developer/docs/api/v4/scopes.html).
@@ -85,41 +73,6 @@ REQUIRED_SCOPES = (
     "ZohoCRM.modules.ALL,ZohoCRM.settings.fields.READ,ZohoCRM.settings.modules.READ,ZohoCRM.org.READ,"
     "ZohoCRM.users.READ,ZohoCRM.coql.READ,ZohoCRM.bulk.ALL,ZohoFiles.files.ALL"
 )
-
-
-class ZohoAPIError(Exception):
-    """A Zoho error that was not (or no longer) retried: status, Zoho code, message and details."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: dict[str, Any] | None = None,
-        body: Any = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.body = body
-        super().__init__(f"Zoho API error {status} {code}: {message}")
-
-
-class MaybeWrittenError(Exception):
-    """A write may have reached Zoho but no answer came back (timeout, dropped connection, 5xx).
-
-    The caller must reconcile (re-read by key) rather than resend an insert.
-    """
-
-    def __init__(self, method: str, path: str, reason: str, status: int | None = None) -> None:
-        self.method = method
-        self.path = path
-        self.reason = reason
-        self.status = status
-        super().__init__(
-            f"{method} {path}: no reliable answer from Zoho ({reason}); it may have been written"
-        )
 
 
 class _Retry(Exception):
@@ -147,66 +100,6 @@ def _sent_nothing(exc: requests.RequestException) -> bool:
             )
         )
     return False
-
-
-def credit_cost(method: str, path: str, base: str, api_version: str, json: Any, params: Any) -> int:
-    """Credits Zoho charges for one call, per its published table (reference §9.1)."""
-    method = method.upper()
-    clean = urlsplit(path).path
-    if base == "upload" or "bulk-write" in clean or clean.rstrip("/").endswith("/result"):
-        return 0  # file upload and result download are not API-credit calls
-    if base == "bulk":
-        return 500 if method == "POST" and clean.rstrip("/").endswith("/write") else 1
-    if clean.rstrip("/").endswith("/coql") and method == "POST":
-        if api_version in ("v2", "v2.1", "v3"):
-            return 1
-        query = (json or {}).get("select_query", "") if isinstance(json, Mapping) else ""
-        match = _COQL_LIMIT_RE.search(str(query))
-        limit = 200
-        if match:
-            limit = int(match.group(2) or match.group(1))
-        return 1 if limit <= 200 else 2 if limit <= 1000 else 3
-    match = _WRITE_PATH_RE.match(clean)
-    if match and not clean.startswith("/settings") and method in ("POST", "PUT"):
-        data = json.get("data") if isinstance(json, Mapping) else None
-        count = len(data) if isinstance(data, list) else 1
-        return max(1, math.ceil(count / 10))
-    if match and method == "DELETE":
-        ids = (params or {}).get("ids") if isinstance(params, Mapping) else None
-        count = len(str(ids).split(",")) if ids else 1
-        return max(1, math.ceil(count / 10))
-    return 1
-
-
-class FairGate:
-    """A first-come, first-served semaphore: the calls allowed in flight at once (Zoho's concurrency).
-
-    `threading.Semaphore` lets a thread that has just released a slot take it straight back, so a
-    call queued behind the gate can wait for many turns — measured here: two chunks of a batch waited
-    ~0.7 s at a 200 ms latency while later chunks went first, holding their batch (and STATE) back and
-    leaving Zoho's slots idle. This gate hands a freed slot to the oldest waiter instead.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self._lock = threading.Lock()
-        self._free = slots
-        self._waiters: deque[threading.Event] = deque()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._free > 0 and not self._waiters:
-                self._free -= 1
-                return
-            turn = threading.Event()
-            self._waiters.append(turn)
-        turn.wait()  # the slot is handed over by __exit__: no re-check, no barging
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            if self._waiters:
-                self._waiters.popleft().set()
-            else:
-                self._free += 1
 
 
 class ZohoClient:
@@ -266,43 +159,6 @@ class ZohoClient:
         )(self._attempt)
 
     # ----------------------------------------------------------------------------------------------
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Mapping[str, Any],
-        *,
-        settings: TargetSettings | None = None,
-        redactor: Redactor | None = None,
-        **kwargs: Any,
-    ) -> ZohoClient:
-        """Build the run's TokenManager + ZohoClient from the target config (and its parsed settings,
-        when the caller has them already)."""
-        settings = settings or TargetSettings.from_config(config)
-        session = requests.Session()
-        redactor = redactor or REDACTOR
-        redactor.add_config(config)
-        tokens = TokenManager(
-            settings.urls.accounts_url,
-            client_id=config.get("client_id"),
-            client_secret=config.get("client_secret"),
-            refresh_token=config.get("refresh_token"),
-            access_token=config.get("access_token"),
-            session=session,
-            timeout=min(settings.request_timeout, 30.0),
-            redactor=redactor,
-        )
-        return cls(
-            settings.urls,
-            settings.api_version,
-            tokens,
-            max_concurrency=settings.max_concurrency,
-            timeout=settings.request_timeout,
-            max_retries=settings.max_retries,
-            session=session,
-            redactor=redactor,
-            **kwargs,
-        )
 
     def url_for(self, path: str, base: Base = "api") -> str:
         if path.startswith(("http://", "https://")):

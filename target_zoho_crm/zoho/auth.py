@@ -16,20 +16,13 @@ from typing import Any
 import backoff
 import requests
 
-from target_zoho_crm.redact import REDACTOR, Redactor
+from target_zoho_crm.errors import AuthError
+from target_zoho_crm.report.redact import REDACTOR, Redactor
 
 logger = logging.getLogger("target_zoho_crm.auth")
 
 REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is replaced
 _DEFAULT_TTL = 3600.0
-
-
-class AuthError(Exception):
-    """Zoho refused the credentials; the message names the fix and never contains a secret."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _TransientTokenError(Exception):

@@ -7,10 +7,7 @@ own; see docs/ARCHITECTURE.md for who produces and who consumes each one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from target_zoho_crm.spool import RecordSpool
+from typing import Any, Literal, Protocol
 
 OutcomeStatus = Literal["inserted", "updated", "rejected"]
 
@@ -48,12 +45,18 @@ class ZohoError:
         return None
 
 
+class PositionReader(Protocol):
+    """Where spooled records are kept (load/spool.py's RecordSpool): read one back by position."""
+
+    def read(self, position: int) -> dict[str, Any]: ...
+
+
 class SpooledRecord:
     """A tap record kept in a RecordSpool (a Bulk batch on disk), by position."""
 
     __slots__ = ("position", "spool")
 
-    def __init__(self, spool: RecordSpool, position: int) -> None:
+    def __init__(self, spool: PositionReader, position: int) -> None:
         self.spool = spool
         self.position = position
 
@@ -185,3 +188,18 @@ class ModuleInfo:
             if name in self.fields:
                 return name
         return None
+
+
+USERS = "users"  # pseudo module: owners and user lookups resolve against GET /users
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRef:
+    """A lookup value still to resolve: the related `module`, the field to match (None: the related
+    module's name field) and the value; `api_name`/`json_path` locate it in the record for errors."""
+
+    module: str
+    field: str | None
+    value: str
+    api_name: str
+    json_path: str

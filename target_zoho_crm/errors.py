@@ -1,0 +1,96 @@
+"""Every error the target raises, under one base class (`TargetZohoCRMError`).
+
+The
+messages name the mistake and the fix; none carries a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from target_zoho_crm.model import ZohoError
+
+
+class TargetZohoCRMError(Exception):
+    """Base of every error the target raises; catch it to catch any of them."""
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message says which one and how to fix it."""
+
+
+class AuthError(Exception):
+    """Zoho refused the credentials; the message names the fix and never contains a secret."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ZohoAPIError(Exception):
+    """A Zoho error that was not (or no longer) retried: status, Zoho code, message and details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.body = body
+        super().__init__(f"Zoho API error {status} {code}: {message}")
+
+
+class MaybeWrittenError(Exception):
+    """A write may have reached Zoho but no answer came back (timeout, dropped connection, 5xx).
+
+    The caller must reconcile (re-read by key) rather than resend an insert.
+    """
+
+    def __init__(self, method: str, path: str, reason: str, status: int | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.reason = reason
+        self.status = status
+        super().__init__(
+            f"{method} {path}: no reliable answer from Zoho ({reason}); it may have been written"
+        )
+
+
+class UnknownStreamError(Exception):
+    """A stream matches no module that accepts records (or several); lists what it could have meant."""
+
+    def __init__(self, stream_name: str, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.stream_name = stream_name
+        self.candidates = candidates
+
+
+class FieldMapError(ValueError):
+    """`field_map` names a field the module does not have."""
+
+
+class LookupQueryError(RuntimeError):
+    """A lookup query Zoho refused (bad field, missing scope): fatal for the batch, not per record."""
+
+
+class FatalWriteError(RuntimeError):
+    """A failure no record of the load can survive (credentials, scope, permission, module)."""
+
+
+class BulkJobError(Exception):
+    """One attempt at a job failed as a whole (retried, then its records are rejected)."""
+
+    def __init__(self, error: ZohoError, retry: bool = True) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry = retry
+
+
+class RunStopped(RuntimeError):
+    """The run cannot go on; the message says why and what to do."""

@@ -1,0 +1,274 @@
+"""The settings schema (`CONFIG_SCHEMA`): the source of `--about`, meltano.yml, the Hub file and the
+README's settings table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from singer_sdk import typing as th
+
+from target_zoho_crm.zoho.regions import ENVIRONMENTS, REGIONS
+
+API_VERSIONS = ("v4", "v2.1", "v2")
+
+
+API_TYPES = ("rest", "bulk", "auto")
+
+
+OPERATIONS = ("upsert", "insert", "update")
+
+
+TRIGGERS = ("workflow", "approval", "blueprint", "pathfinder", "orchestration")
+
+
+SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
+
+
+# Defaults the sink and writers read through TargetSettings.
+DEFAULT_MAX_CONCURRENCY = 10
+
+
+DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+DEFAULT_MAX_RETRIES = 8
+
+
+DEFAULT_BULK_POLL_MAX_INTERVAL = 30.0
+
+
+DEFAULT_BULK_JOB_TIMEOUT = 4 * 3600.0
+
+
+DEFAULT_BULK_MAX_JOBS_IN_FLIGHT = 2
+
+
+DEFAULT_STATE_FLUSH_SECONDS = 2.0
+
+
+CATCH_ALL_STREAM = "*"
+
+
+_region_values = [*REGIONS, *(r.lower() for r in REGIONS)]
+
+
+_STREAM_OPTIONS = th.ObjectType(
+    th.Property(
+        "module",
+        th.StringType,
+        description="Zoho module API name to load this stream into (default: matched from the stream name).",
+    ),
+    th.Property(
+        "operation",
+        th.StringType,
+        allowed_values=list(OPERATIONS),
+        description="Overrides the global `operation` for this stream.",
+    ),
+    th.Property(
+        "duplicate_check_fields",
+        th.ArrayType(th.StringType),
+        description="Upsert matching fields, in order (Zoho `duplicate_check_fields`): system duplicate "
+        "fields or unique fields of the module.",
+    ),
+    th.Property(
+        "external_id_field",
+        th.StringType,
+        description="API name of the module's External ID field to match records on (update/upsert).",
+    ),
+    th.Property(
+        "field_map",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Stream property → Zoho field API name. Wins over the automatic name matching.",
+    ),
+    th.Property(
+        "api_type",
+        th.StringType,
+        allowed_values=list(API_TYPES),
+        description="Overrides the global `api_type` for this stream.",
+    ),
+)
+
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "client_id",
+        th.StringType,
+        description="OAuth client ID from the Zoho API console (self client or server-based client).",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth client secret of `client_id`.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        description="OAuth refresh token (access_type=offline) issued by the region's accounts server; "
+        "the target refreshes access tokens with it.",
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        description="A ready access token for short runs (expires after 1 hour; cannot be refreshed). "
+        "Used instead of client_id/client_secret/refresh_token.",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="US",
+        allowed_values=_region_values,
+        description="Zoho data centre of the CRM org: US, EU, IN, AU, CN, JP, CA or SA (UK and AE are "
+        "accepted but their CRM hosts are unverified). Case-insensitive.",
+    ),
+    th.Property(
+        "environment",
+        th.StringType,
+        default="production",
+        allowed_values=list(ENVIRONMENTS),
+        description="CRM environment: production (www.zohoapis.*), sandbox or developer.",
+    ),
+    th.Property(
+        "accounts_url",
+        th.StringType,
+        description="Overrides the region's accounts server (OAuth), e.g. a proxy or the bundled "
+        "emulator. http:// only for loopback addresses.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Overrides the API domain (e.g. https://www.zohoapis.com, or the emulator). "
+        "http:// only for loopback addresses.",
+    ),
+    th.Property(
+        "upload_url",
+        th.StringType,
+        description="Overrides the Bulk Write file-upload host. http:// only for loopback addresses.",
+    ),
+    th.Property(
+        "api_version",
+        th.StringType,
+        default="v4",
+        allowed_values=list(API_VERSIONS),
+        description="Zoho CRM API version; decides module names and the data model (e.g. v2 line items "
+        "are Product_Details).",
+    ),
+    th.Property(
+        "api_type",
+        th.StringType,
+        default="rest",
+        allowed_values=list(API_TYPES),
+        description="rest: ≤100 records per call; bulk: Bulk Write jobs; auto: per batch, whichever "
+        "costs fewer API credits.",
+    ),
+    th.Property(
+        "use_coql",
+        th.BooleanType,
+        default=True,
+        description="Read existing IDs and lookups with COQL (batched `in` queries); false uses the "
+        "Search API.",
+    ),
+    th.Property(
+        "operation",
+        th.StringType,
+        default="upsert",
+        allowed_values=list(OPERATIONS),
+        description="Default write operation: upsert (match on duplicate check / External ID fields), "
+        "insert, or update (by id or External ID).",
+    ),
+    th.Property(
+        "streams",
+        th.ObjectType(additional_properties=_STREAM_OPTIONS),
+        description="Per-stream options keyed by stream name: module, operation, duplicate_check_fields, "
+        'external_id_field, field_map, api_type. The key "*" applies to every stream without an entry '
+        "of its own.",
+    ),
+    th.Property(
+        "trigger",
+        th.ArrayType(th.StringType(allowed_values=list(TRIGGERS))),
+        description="Automations Zoho runs on write (workflow, approval, blueprint). Unset: Zoho's "
+        "default (all); [] runs none.",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Maximum API calls in flight at once (Zoho's concurrency limit per edition: 5 to 25).",
+    ),
+    th.Property(
+        "rejects_path",
+        th.StringType,
+        description="JSON Lines file receiving every record Zoho or the local checks refused, with the "
+        "reason.",
+    ),
+    th.Property(
+        "max_rejects",
+        th.IntegerType,
+        description="The run ends with exit code 3 when more records than this were rejected (every "
+        "record is still handled). Unset: no limit.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description="Resolve modules, map and validate records, but write nothing to Zoho.",
+    ),
+    th.Property(
+        "timezone",
+        th.StringType,
+        default="UTC",
+        description="IANA time zone for date-times that carry no offset.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        description="Seconds to wait for a Zoho response before the call is retried (or reconciled).",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=DEFAULT_MAX_RETRIES,
+        description="Attempts per call on 429, 5xx, timeouts and dropped connections (exponential "
+        "backoff with jitter).",
+    ),
+    th.Property(
+        "state_flush_seconds",
+        th.NumberType,
+        default=DEFAULT_STATE_FLUSH_SECONDS,
+        description="When the tap has sent a STATE, records buffered longer than this are written at once "
+        "so that the STATE can be echoed (REST streams; Bulk streams wait at least 30 s to keep jobs "
+        "large). Bounds how much a crash can cost.",
+    ),
+    th.Property(
+        "check_ambiguous_keys",
+        th.BooleanType,
+        default=True,
+        description="Before an upsert into a module that already held records, read the matching keys "
+        "(COQL, 1 credit per 50 keys) and reject records whose key matches several Zoho records instead "
+        "of letting Zoho update an arbitrary one.",
+    ),
+    th.Property(
+        "bulk_poll_max_interval",
+        th.NumberType,
+        default=DEFAULT_BULK_POLL_MAX_INTERVAL,
+        description="Ceiling in seconds of the growing interval between Bulk Write job status polls.",
+    ),
+    th.Property(
+        "bulk_max_jobs_in_flight",
+        th.IntegerType,
+        default=DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
+        description="Bulk Write jobs per stream that may run at once while the target keeps reading.",
+    ),
+    th.Property(
+        "bulk_job_timeout",
+        th.NumberType,
+        default=DEFAULT_BULK_JOB_TIMEOUT,
+        description="Seconds a Bulk Write job may stay in progress before the run stops waiting for it: "
+        "its records are then rejected with BULK_JOB_FAILED, status TIMED_OUT (Zoho may still finish the job: check it "
+        "before loading them again).",
+    ),
+).to_dict()

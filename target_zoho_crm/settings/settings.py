@@ -1,0 +1,178 @@
+"""Settings schema, data centres → URLs, and per-stream options.
+
+Everything the target reads from its config goes through this module so the names, defaults and the
+region table live in one place (`--about`, meltano.yml and the README are generated from / checked
+against `CONFIG_SCHEMA`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_zoho_crm.errors import ConfigError
+from target_zoho_crm.names import stream_name_forms
+from target_zoho_crm.settings.schema import (
+    API_TYPES,
+    API_VERSIONS,
+    CATCH_ALL_STREAM,
+    DEFAULT_BULK_JOB_TIMEOUT,
+    DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
+    DEFAULT_BULK_POLL_MAX_INTERVAL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_STATE_FLUSH_SECONDS,
+    OPERATIONS,
+)
+from target_zoho_crm.zoho.regions import ZohoUrls, normalize_environment, normalize_region, resolve_urls
+
+# --------------------------------------------------------------------------------------------------
+# Data centres (reference §1.1; Zoho "Multi DC Support" page
+# https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html and the official SDKs' dc/*_data_center.py)
+# --------------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# URLs
+# --------------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-stream options and run-wide settings
+# --------------------------------------------------------------------------------------------------
+
+
+def _get(config: Mapping[str, Any], key: str, default: Any) -> Any:
+    value = config.get(key)
+    return default if value is None else value
+
+
+def _loose(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+@dataclass
+class StreamOptions:
+    """Options for one stream, with the global `operation`/`api_type` already folded in."""
+
+    module: str | None = None
+    operation: str = "upsert"
+    duplicate_check_fields: list[str] | None = None
+    external_id_field: str | None = None
+    field_map: dict[str, str] = field(default_factory=dict)
+    api_type: str = "rest"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], stream_name: str) -> StreamOptions:
+        """Exact `streams` key first; else a key equal to the stream name ignoring case/separators;
+        else the catch-all key "*"."""
+        streams: Mapping[str, Any] = config.get("streams") or {}
+        raw = streams.get(stream_name)
+        if raw is None:
+            # Same name ignoring case/separators, then without a tap's schema prefix ("public-leads"
+            # configured as "leads"); the most specific form that matches wins.
+
+            for form in stream_name_forms(stream_name):
+                loose = [key for key in streams if _loose(key) == _loose(form)]
+                if len(loose) > 1:
+                    raise ConfigError(f"`streams` has several keys matching stream {stream_name!r}: {loose}.")
+                if loose:
+                    raw = streams[loose[0]]
+                    break
+        if raw is None:
+            raw = streams.get(CATCH_ALL_STREAM)
+        raw = raw or {}
+        operation = raw.get("operation") or config.get("operation") or "upsert"
+        api_type = raw.get("api_type") or config.get("api_type") or "rest"
+        if operation not in OPERATIONS:
+            raise ConfigError(f"streams.{stream_name}.operation {operation!r}: use one of {OPERATIONS}.")
+        if api_type not in API_TYPES:
+            raise ConfigError(f"streams.{stream_name}.api_type {api_type!r}: use one of {API_TYPES}.")
+        dup = raw.get("duplicate_check_fields")
+        return cls(
+            module=raw.get("module") or None,
+            operation=operation,
+            duplicate_check_fields=list(dup) if dup else None,
+            external_id_field=raw.get("external_id_field") or None,
+            field_map=dict(raw.get("field_map") or {}),
+            api_type=api_type,
+        )
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """The run-wide settings, normalised and defaulted, as the sink and writers consume them."""
+
+    urls: ZohoUrls
+    region: str
+    environment: str
+    api_version: str
+    api_type: str
+    use_coql: bool
+    operation: str
+    trigger: list[str] | None
+    max_concurrency: int
+    rejects_path: str | None
+    max_rejects: int | None
+    dry_run: bool
+    timezone: str
+    request_timeout: float
+    max_retries: int
+    bulk_poll_max_interval: float
+    bulk_max_jobs_in_flight: int
+    batch_size_rows: int | None
+    bulk_job_timeout: float = DEFAULT_BULK_JOB_TIMEOUT
+    state_flush_seconds: float = DEFAULT_STATE_FLUSH_SECONDS
+    check_ambiguous_keys: bool = True
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
+        version = str(config.get("api_version") or "v4")
+        if version not in API_VERSIONS:
+            raise ConfigError(f"`api_version` {version!r}: use one of {', '.join(API_VERSIONS)}.")
+        has_refresh = all(config.get(k) for k in ("client_id", "client_secret", "refresh_token"))
+        if not has_refresh and not config.get("access_token"):
+            raise ConfigError(
+                "No Zoho credentials: set client_id, client_secret and refresh_token (or access_token "
+                "for a short run)."
+            )
+        trigger = config.get("trigger")
+        max_concurrency = int(_get(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        if max_concurrency < 1:
+            raise ConfigError("`max_concurrency` must be at least 1.")
+        max_rejects = config.get("max_rejects")
+        return cls(
+            urls=resolve_urls(config),
+            region=normalize_region(config.get("region")),
+            environment=normalize_environment(config.get("environment")),
+            api_version=version,
+            api_type=str(config.get("api_type") or "rest"),
+            use_coql=bool(config.get("use_coql", True)),
+            operation=str(config.get("operation") or "upsert"),
+            trigger=None if trigger is None else list(trigger),
+            max_concurrency=max_concurrency,
+            rejects_path=config.get("rejects_path") or None,
+            max_rejects=None if max_rejects is None else int(max_rejects),
+            dry_run=bool(config.get("dry_run", False)),
+            timezone=str(config.get("timezone") or "UTC"),
+            request_timeout=float(_get(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT)),
+            max_retries=int(_get(config, "max_retries", DEFAULT_MAX_RETRIES)),
+            bulk_poll_max_interval=float(
+                _get(config, "bulk_poll_max_interval", DEFAULT_BULK_POLL_MAX_INTERVAL)
+            ),
+            bulk_max_jobs_in_flight=int(
+                _get(config, "bulk_max_jobs_in_flight", DEFAULT_BULK_MAX_JOBS_IN_FLIGHT)
+            ),
+            batch_size_rows=config.get("batch_size_rows"),
+            bulk_job_timeout=float(_get(config, "bulk_job_timeout", DEFAULT_BULK_JOB_TIMEOUT)),
+            state_flush_seconds=float(_get(config, "state_flush_seconds", DEFAULT_STATE_FLUSH_SECONDS)),
+            check_ambiguous_keys=bool(config.get("check_ambiguous_keys", True)),
+        )
