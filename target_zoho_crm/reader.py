@@ -12,11 +12,12 @@ from typing import Any
 import msgspec
 import msgspec.json
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
+from typing_extensions import override
 
-from target_zoho_crm.errors import RunStopped
+from target_zoho_crm.errors import RunStopped, TargetZohoCRMError
 
 
-class _StopReading(Exception):
+class _StopReading(TargetZohoCRMError):
     """Raised by the signal handler into a read that is blocked waiting for the tap."""
 
 
@@ -30,6 +31,7 @@ class TolerantReader(GenericSingerReader[str]):
     default_input = sys.stdin
     _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
+    @override
     def __init__(self) -> None:
         super().__init__()
         self.on_bad_line: Callable[[int, str, str], None] | None = None
@@ -45,9 +47,11 @@ class TolerantReader(GenericSingerReader[str]):
         if self.waiting_for_input:
             raise _StopReading
 
+    @override
     def deserialize_json(self, line: str) -> dict[str, Any]:
         return self._decoder.decode(line)  # type: ignore[no-any-return,unused-ignore]
 
+    @override
     def process_lines(
         self, file_input: Any, callbacks: dict[str, Callable[[dict[str, Any]], None]]
     ) -> Counter[str]:

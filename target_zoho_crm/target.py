@@ -23,15 +23,14 @@ from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchem
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.json import serialize_json
+from typing_extensions import override
 
 from target_zoho_crm.errors import RunStopped
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader
 from target_zoho_crm.report.redact import REDACTOR
-from target_zoho_crm.report.rejects import RejectsWriter
-from target_zoho_crm.report.summary import RunSummary
-from target_zoho_crm.run import Services
+from target_zoho_crm.run import RunContext
 from target_zoho_crm.settings.schema import CONFIG_SCHEMA
 from target_zoho_crm.settings.settings import TargetSettings
 from target_zoho_crm.sink import ZohoSink
@@ -73,6 +72,7 @@ class TargetZohoCRM(Target):
     _MAX_RECORD_AGE_IN_MINUTES = float("inf")  # STATE is echoed by the StateKeeper, not by age drains
 
     @classproperty
+    @override
     def _env_var_config(cls) -> dict[str, Any]:
         """singer-sdk 0.54.9 leaves `number` settings read from the environment as strings
         (`TARGET_ZOHO_CRM_REQUEST_TIMEOUT=10` would fail validation): read them as numbers."""
@@ -85,6 +85,7 @@ class TargetZohoCRM(Target):
         return config
 
     @classmethod
+    @override
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """singer-sdk's built-ins minus those this target does not honour: `load_method` (the target's
         `operation` says how records are written) and `add_record_metadata` (Zoho has no column for it)."""
@@ -92,6 +93,7 @@ class TargetZohoCRM(Target):
         for name in ("load_method", "add_record_metadata"):
             config_jsonschema["properties"].pop(name, None)
 
+    @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
@@ -100,15 +102,8 @@ class TargetZohoCRM(Target):
         self.redactor.add_config(config)
         self.redactor.install()
         self.settings = TargetSettings.from_config(config)
-        self.keeper = StateKeeper(self._emit_state, before_emit=lambda: self.services.rejects.sync())
-        self.services = Services(
-            config=config,
-            settings=self.settings,
-            redactor=self.redactor,
-            rejects=RejectsWriter(self.settings.rejects_path, scrub=self.redactor.redact),
-            summary=RunSummary(),
-            keeper=self.keeper,
-        )
+        self.keeper = StateKeeper(self._emit_state, before_emit=lambda: self.run.rejects.sync())
+        self.run = RunContext(config, self.settings, self.redactor, self.keeper)
         if isinstance(self.message_reader, TolerantReader):
             self.message_reader.on_bad_line = self._reject_input_line
         self._next_housekeeping = 0.0
@@ -124,11 +119,13 @@ class TargetZohoCRM(Target):
             sys.stdout.write(serialize_json(state) + "\n")
             sys.stdout.flush()
 
+    @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Called by singer-sdk's drain_all once every sink was handed its records: wait, then echo."""
         self.keeper.join_all()
 
     # -- message handlers -----------------------------------------------------------------------------------
+    @override
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         stream = message_dict.get("stream")
         maps = self.mapper.stream_maps.get(stream) if isinstance(stream, str) else None
@@ -139,10 +136,10 @@ class TargetZohoCRM(Target):
             # The sinks of the old schema go first, in order (singer-sdk would write them last); an
             # identical SCHEMA repeated by the tap changes nothing and flushes nothing.
             for stream_map in maps:
-                old = self._sinks_active.get(stream_map.stream_alias)
+                old = self.run.streams.get(stream_map.stream_alias)
                 if isinstance(old, ZohoSink) and old.buffered:
                     old.flush()
-        self.services.connect()
+        self.run.connect()
         self._start_housekeeper()
         try:
             super()._process_schema_message(message_dict)
@@ -151,8 +148,8 @@ class TargetZohoCRM(Target):
             raise
         if isinstance(stream, str):
             self._register_plain_sink(stream)
-        self.services._looked_up = None
 
+    @override
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         try:
             sink = self._plain_sinks.get(message_dict.get("stream"))  # type: ignore[arg-type]
@@ -173,8 +170,8 @@ class TargetZohoCRM(Target):
         """singer-sdk's record pipeline for a stream with no stream map and no flattening, minus what
         is a no-op there (copy, identity transform, per-record context, metadata pops): the same checks
         in the same order — schema validation, key properties — at a fraction of the cost per record."""
-        sink._validate_and_parse(record)
-        sink._singer_validate_message(record)
+        sink.validate(record)
+        sink.check_key_properties(record)
         sink.tally_record_read()
         sink.process_record(record, {})
         sink.record_counter_metric.increment()
@@ -187,7 +184,7 @@ class TargetZohoCRM(Target):
         maps = self.mapper.stream_maps.get(stream) or []
         if len(maps) != 1 or type(maps[0]) is not SameRecordTransform or maps[0].flattening_enabled:
             return
-        sink = self._sinks_active.get(maps[0].stream_alias)
+        sink = self.run.streams.get(maps[0].stream_alias)
         if (
             isinstance(sink, ZohoSink)
             and maps[0].stream_alias == stream
@@ -195,17 +192,20 @@ class TargetZohoCRM(Target):
         ):
             self._plain_sinks[stream] = sink
 
+    @override
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         super()._process_state_message(message_dict)
         self.keeper.on_state(message_dict["value"])
         self._housekeeping()
 
+    @override
     def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         self.logger.info(
             "ACTIVATE_VERSION for stream '%s' ignored: the target never deletes Zoho records.",
             message_dict.get("stream"),
         )
 
+    @override
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         raise RunStopped(
             "BATCH messages are not supported: records must arrive as RECORD messages so that each one is"
@@ -237,8 +237,8 @@ class TargetZohoCRM(Target):
 
     def _flush_for_state(self) -> None:
         if self.keeper.has_pending:
-            for sink in list(self._sinks_active.values()):
-                if isinstance(sink, ZohoSink) and sink.buffered:
+            for sink in self._sinks():
+                if sink.buffered:
                     limit = (
                         BULK_STATE_FLUSH_SECONDS
                         if sink.api_type in ("bulk", "auto")
@@ -250,21 +250,24 @@ class TargetZohoCRM(Target):
 
     def _reject_input_line(self, number: int, line: str, reason: str) -> None:
         self.logger.error("Input line %d skipped: %s (the line is in the rejects file)", number, reason)
-        self.services.rejects.write(
+        self.run.rejects.write(
             stream=None,
             module=None,
             record=line[:10_000],
             error=ZohoError("INVALID_INPUT_LINE", reason, {"line_number": number}),
         )
-        self.services.summary.input_errors += 1
+        self.run.summary.input_errors += 1
+
+    def _sinks(self) -> list[ZohoSink]:
+        """The current sink of every stream."""
+        return [s for s in self.run.streams.current() if isinstance(s, ZohoSink)]
 
     # -- end of run ------------------------------------------------------------------------------------------
     def _settle_before_stop(self) -> None:
         """Before a fatal input error stops the run: finish what was read, and echo the STATE it earned."""
         try:
-            for sink in list(self._sinks_active.values()) + list(self._sinks_to_clear):
-                if isinstance(sink, ZohoSink):
-                    sink.flush()
+            for sink in self._sinks():
+                sink.flush()
             self.keeper.join_all()
         except Exception:  # the original error is the one to report
             self.logger.exception("While stopping: a batch failed as well")
@@ -272,18 +275,21 @@ class TargetZohoCRM(Target):
             self._finish(log_only=True)
 
     @classmethod
+    @override
     def invoke(cls, **kwargs: Any) -> None:
         """The command line: a process of its own, so the garbage collector and GIL are tuned for a load."""
         _tune_process()
         super().invoke(**kwargs)
 
-    def listen(self, file_input: Any = None) -> None:  # type: ignore[misc]
+    @override  # type: ignore[misc]  # final in singer-sdk's reader base; the target must wrap it
+    def listen(self, file_input: Any = None) -> None:
         """singer-sdk's loop, plus the summary and a clean stop of the writers whatever ends the run."""
         try:
             super().listen(file_input)
         finally:
             self._finish()
 
+    @override
     def process_endofpipe(self) -> None:
         reader = self.message_reader
         busy = reader.busy if isinstance(reader, TolerantReader) else contextlib.nullcontext()
@@ -294,7 +300,7 @@ class TargetZohoCRM(Target):
         finally:
             self._finish()
         limit = self.settings.max_rejects
-        rejected = self.services.summary.total_rejected
+        rejected = self.run.summary.total_rejected
         if limit is not None and rejected > int(limit):
             self.logger.error("%d records were rejected, more than max_rejects=%s", rejected, limit)
             raise SystemExit(EXIT_TOO_MANY_REJECTS)
@@ -303,22 +309,25 @@ class TargetZohoCRM(Target):
         if self._finished:
             return
         self._finished = True
-        services = self.services
+        run = self.run
         try:
-            services.rejects.close()
+            run.rejects.close()
         finally:
-            client = getattr(services, "client", None)
-            credits = getattr(client, "credits_used", None)
-            for line in services.summary.lines(credits_used=credits, dry_run=self.settings.dry_run):
+            meter = run.client.meter if run.client is not None else None
+            lines = run.summary.lines(
+                credits_used=meter.total if meter is not None else None,
+                stream_credits=dict(meter.by_account) if meter is not None else {},
+                dry_run=self.settings.dry_run,
+            )
+            for line in lines:
                 self.logger.info("%s", line)
-            if services.rejects.total:
-                self.logger.warning(
-                    "%d rejected records are in %s", services.rejects.total, services.rejects.path
-                )
+            if run.rejects.total:
+                self.logger.warning("%d rejected records are in %s", run.rejects.total, run.rejects.path)
             if not log_only:
                 self.keeper.shutdown()
-                services.close()
+                run.close()
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
         """Stop reading at the next line boundary; the normal end of input then writes what was read
         and echoes the STATE it earned. Nothing is done inside the handler itself: it may have

@@ -25,10 +25,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from target_zoho_crm.errors import LookupQueryError
+from target_zoho_crm.errors import LookupQueryError, ZohoAPIError
 from target_zoho_crm.load.keys import fold_key
 from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError
 from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.credits import COQL_IN_MAX, COQL_PAGE, SEARCH_CRITERIA_MAX
 
 __all__ = [
     "AMBIGUOUS_KEY",
@@ -43,9 +44,6 @@ __all__ = [
     "search_escape",
 ]
 
-COQL_IN_MAX = 50  # values in one COQL `in (...)` (COQL-Limitations.html)
-COQL_PAGE = 200  # rows per COQL call that every version accepts (v2/v3: 200; v4+: 2000)
-SEARCH_CRITERIA_MAX = 10  # criteria in one Search API call (search-records.html)
 AMBIGUOUS_LOOKUP = "AMBIGUOUS_LOOKUP"
 _NUMERIC_TYPES = frozenset({"integer", "bigint", "double", "currency", "percent"})
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -57,7 +55,7 @@ _PEOPLE = frozenset({"Leads", "Contacts"})
 
 
 class _Catalog(Protocol):
-    def module(self, api_name: str) -> ModuleInfo: ...
+    def find(self, api_name: str) -> ModuleInfo | None: ...
 
 
 def coql_quote(value: str) -> str:
@@ -304,9 +302,8 @@ class LookupResolver:
             return "email"
         if module in _PEOPLE:
             return "Full_Name"
-        try:
-            info = self.catalog.module(module)
-        except Exception:  # an unknown related module: the caller reports the value as not found
+        info = self.catalog.find(module)
+        if info is None:  # not a module of this org: the caller reports the value as not found
             return None
         if info.system_duplicate_fields:
             return info.system_duplicate_fields[0]
@@ -368,10 +365,8 @@ class LookupResolver:
         return rows
 
     def _data_type(self, module: str, field: str) -> str | None:
-        try:
-            meta = self.catalog.module(module).fields.get(field)
-        except Exception:
-            return None
+        info = self.catalog.find(module)
+        meta = info.fields.get(field) if info is not None else None
         return meta.data_type if meta is not None else None
 
     def _query_search(self, module: str, field: str, values: Sequence[str]) -> list[dict[str, Any]]:
@@ -410,9 +405,10 @@ class LookupResolver:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             return self.client.request(method, path, **kwargs)
-        except Exception as exc:
-            code = getattr(exc, "code", None)
-            if code in ("INVALID_QUERY", "SYNTAX_ERROR", "LIMIT_EXCEEDED", "INVALID_DATA"):
+        except ZohoAPIError as exc:
+            # Zoho refused this query itself (a field COQL cannot filter on, too many values): these
+            # values cannot be checked. Anything else (network, credentials, Zoho down) stops the batch.
+            if exc.code in ("INVALID_QUERY", "SYNTAX_ERROR", "LIMIT_EXCEEDED", "INVALID_DATA"):
                 raise LookupQueryError(f"{path}: {exc}") from exc
             raise
 
@@ -504,7 +500,7 @@ class _OneModule:
     def __init__(self, module: ModuleInfo) -> None:
         self._module = module
 
-    def module(self, api_name: str) -> ModuleInfo:
+    def find(self, api_name: str) -> ModuleInfo | None:
         return self._module
 
 

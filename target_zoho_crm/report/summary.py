@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,7 +20,6 @@ class StreamStats:
     merged: int = 0
     would_write: int = 0
     api_calls: int = 0
-    credits: int = 0
     apis: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
@@ -35,7 +35,6 @@ class RunSummary:
         self._lock = threading.Lock()
         self.streams: dict[str, StreamStats] = {}
         self.input_errors = 0
-        self.extra_credits = 0  # metadata, token-independent calls not tied to one stream
 
     def stream(self, name: str) -> StreamStats:
         with self._lock:
@@ -67,8 +66,17 @@ class RunSummary:
             "credits_used": credits_used,
         }
 
-    def lines(self, *, credits_used: int | None = None, dry_run: bool = False) -> list[str]:
-        """A small fixed-width table for the log (stderr)."""
+    def lines(
+        self,
+        *,
+        credits_used: int | None = None,
+        stream_credits: Mapping[str, int] | None = None,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """A small fixed-width table for the log (stderr). Credits come from the client's one meter:
+        in total, and per stream (`stream_credits`: its write calls and Bulk jobs; reads, job polls and
+        metadata count in the total only)."""
+        stream_credits = stream_credits or {}
         head = "would write" if dry_run else "inserted  updated"
         out = [
             f"{'stream':<28} {'module':<22} {'api':<9} {'read':>8} {head:>17} {'rejected':>9} {'calls':>7}"
@@ -78,7 +86,7 @@ class RunSummary:
             written = f"{s.would_write:>17}" if dry_run else f"{s.inserted:>8} {s.updated:>8}"
             out.append(
                 f"{s.stream[:28]:<28} {s.module[:22]:<22} {','.join(sorted(s.apis)) or '-':<9} {s.read:>8}"
-                f" {written} {s.rejected:>9} {s.api_calls:>7} {s.credits:>8}"
+                f" {written} {s.rejected:>9} {s.api_calls:>7} {stream_credits.get(s.stream, 0):>8}"
             )
         if self.input_errors:
             out.append(f"input lines rejected (not valid Singer messages): {self.input_errors}")

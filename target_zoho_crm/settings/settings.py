@@ -132,6 +132,13 @@ class TargetSettings:
     bulk_job_timeout: float = DEFAULT_BULK_JOB_TIMEOUT
     state_flush_seconds: float = DEFAULT_STATE_FLUSH_SECONDS
     check_ambiguous_keys: bool = True
+    streams: dict[str, Any] = field(default_factory=dict)  # `streams`: per-stream options, by name
+
+    def stream_options(self, stream_name: str) -> StreamOptions:
+        """The options of `stream_name` (see StreamOptions.from_config), from the config parsed once."""
+        return StreamOptions.from_config(
+            {"streams": self.streams, "operation": self.operation, "api_type": self.api_type}, stream_name
+        )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
@@ -175,4 +182,5 @@ class TargetSettings:
             bulk_job_timeout=float(_get(config, "bulk_job_timeout", DEFAULT_BULK_JOB_TIMEOUT)),
             state_flush_seconds=float(_get(config, "state_flush_seconds", DEFAULT_STATE_FLUSH_SECONDS)),
             check_ambiguous_keys=bool(config.get("check_ambiguous_keys", True)),
+            streams=dict(config.get("streams") or {}),
         )

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from target_zoho_crm.errors import TargetZohoCRMError
 from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError
 
 __all__ = [
@@ -51,7 +52,6 @@ _EMAIL_RE = re.compile(
 _PHONE_RE = re.compile(r"^[0-9A-Za-z+\-.\s,;#()/*x]+$")
 _WEBSITE_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$")
 
-_EXACT = Decimal(2) ** 53  # integers a float holds exactly
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
@@ -101,7 +101,7 @@ class _Mapper(Protocol):
     mapping: Mapping[str, FieldMeta]
 
 
-class ConversionError(Exception):
+class ConversionError(TargetZohoCRMError):
     """One value Zoho would refuse; carries the `details` keys beyond api_name/json_path."""
 
     def __init__(self, code: str = "INVALID_DATA", message: str = MSG_INVALID, **details: Any) -> None:
@@ -206,8 +206,11 @@ def _make_bigint(meta: FieldMeta) -> Converter:
 
 
 def _make_decimal(meta: FieldMeta) -> Converter:
-    """Decimal, currency, percent: rounded half-up to the field's decimal places, sent as a JSON number
-    (a float: the HTTP layer encodes with the standard `json`, which writes a Decimal as a string)."""
+    """Decimal, currency, percent: rounded half-up to the field's decimal places and kept a Decimal, so
+    every digit the field allows reaches Zoho (a float holds 15-17 significant digits: a currency of 16
+    integer digits and 2 places would lose its cents). The request encoder (zoho/codec.py, msgspec with
+    `decimal_format="number"`) writes a Decimal as a JSON number with exactly its digits, the form
+    Zoho's JSON takes for these fields."""
     expected = meta.data_type
     places = meta.decimal_place
     if places is None and meta.data_type == "currency":
@@ -222,9 +225,9 @@ def _make_decimal(meta: FieldMeta) -> Converter:
             dec = dec.quantize(quantum, rounding=ROUND_HALF_UP)
         if _integer_digits(dec) > max_digits:
             raise ConversionError(maximum_length=max_digits)
-        if places == 0 or (places is None and dec == dec.to_integral_value() and abs(dec) < _EXACT):
+        if places == 0 or (places is None and dec == dec.to_integral_value()):
             return int(dec)
-        return float(dec)
+        return dec
 
     return convert
 

@@ -16,7 +16,7 @@ from typing import Any
 import backoff
 import requests
 
-from target_zoho_crm.errors import AuthError
+from target_zoho_crm.errors import AuthError, TargetZohoCRMError
 from target_zoho_crm.report.redact import REDACTOR, Redactor
 
 logger = logging.getLogger("target_zoho_crm.auth")
@@ -25,7 +25,7 @@ REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is replaced
 _DEFAULT_TTL = 3600.0
 
 
-class _TransientTokenError(Exception):
+class _TransientTokenError(TargetZohoCRMError):
     """Accounts server briefly unavailable (5xx, 429, connection error): worth retrying."""
 
 

@@ -50,14 +50,12 @@ from target_zoho_crm.errors import BulkJobError, FatalWriteError, MaybeWrittenEr
 from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, Outcome, PreparedRecord, ZohoError
 from target_zoho_crm.zoho.bulk_results import ResultRow, parse_errors, result_rows
 from target_zoho_crm.zoho.client import ZohoClient
+from target_zoho_crm.zoho.credits import BULK_CREDITS_PER_JOB, BULK_FILE_BYTES, BULK_RECORDS_PER_JOB
 from target_zoho_crm.zoho.rest import FATAL_CODES
 
 LOGGER = logging.getLogger("target_zoho_crm.bulk")
 
-MAX_ROWS_PER_JOB = 25_000
-MAX_FILE_BYTES = 25 * 1024 * 1024
-CSV_BYTES_BUDGET = MAX_FILE_BYTES - 1024 * 1024  # the CSV itself stays under 25 MB with room for the zip
-BULK_JOB_CREDITS = 500
+CSV_BYTES_BUDGET = BULK_FILE_BYTES - 1024 * 1024  # the CSV itself stays under 25 MB with room for the zip
 DONE_STATES = frozenset({"COMPLETED", "FAILED"})
 JOB_FAILED = "BULK_JOB_FAILED"
 NOT_SUPPORTED = "BULK_NOT_SUPPORTED"
@@ -114,10 +112,11 @@ class BulkWriter:
         job_retries: int = 1,
         job_timeout: float | None = None,
         name_field: Callable[[str], str | None] | None = None,
-        max_rows: int = MAX_ROWS_PER_JOB,
+        max_rows: int = BULK_RECORDS_PER_JOB,
         max_bytes: int = CSV_BYTES_BUDGET,
         on_job: Callable[[int], None] | None = None,
         key_field: str | None = None,
+        account: str | None = None,
     ) -> None:
         if operation not in ("insert", "update", "upsert"):
             raise ValueError(f"unknown operation {operation!r}")
@@ -127,6 +126,7 @@ class BulkWriter:
         self.duplicate_check_fields = list(duplicate_check_fields or [])
         self.external_id_field = external_id_field
         self.key_field = key_field
+        self.account = account  # whom the meter charges this writer's jobs to (a stream; polls: the run)
         self.should_stop: Callable[[], bool] = lambda: False  # the run failed elsewhere: stop polling
         self.max_jobs_in_flight = max(1, int(max_jobs_in_flight))
         self.poll_max_interval = max(0.01, float(poll_max_interval))
@@ -135,7 +135,7 @@ class BulkWriter:
         self.job_retries = max(0, int(job_retries))
         self.job_timeout = job_timeout
         self.name_field = name_field or (lambda _module: None)
-        self.max_rows = max(1, min(int(max_rows), MAX_ROWS_PER_JOB))
+        self.max_rows = max(1, min(int(max_rows), BULK_RECORDS_PER_JOB))
         self.max_bytes = max(1024, min(int(max_bytes), CSV_BYTES_BUDGET))
         self._slots = threading.BoundedSemaphore(self.max_jobs_in_flight)
         self._pool = ThreadPoolExecutor(max_workers=self.max_jobs_in_flight, thread_name_prefix="zoho-bulk")
@@ -149,7 +149,7 @@ class BulkWriter:
     @property
     def credits_used(self) -> int:
         """Credits of the jobs this writer created (500 each; api-limits.html)."""
-        return self.jobs_created * BULK_JOB_CREDITS
+        return self.jobs_created * BULK_CREDITS_PER_JOB
 
     # -- public API ----------------------------------------------------------------------------------------
     def write(self, records: Sequence[PreparedRecord]) -> list[Outcome]:
@@ -447,13 +447,15 @@ class BulkWriter:
         if part.find_by:
             resource["find_by"] = part.find_by
         body = {"operation": self.operation, "ignore_empty": part.ignore_empty, "resource": [resource]}
-        response = self.client.request("POST", "/write", base="bulk", json=body, idempotent=False)
+        response = self.client.request(
+            "POST", "/write", base="bulk", json=body, idempotent=False, account=self.account
+        )
         job_id = ((response.json() or {}).get("details") or {}).get("id")
         if job_id in (None, ""):
             raise ZohoAPIError(response.status_code, "JOB_NOT_CREATED", "create job returned no job id")
         with self._stats_lock:
             self.jobs_created += 1
-        self.on_job(BULK_JOB_CREDITS)
+        self.on_job(BULK_CREDITS_PER_JOB)
         LOGGER.info(
             "%s: Bulk Write job %s created (%s, %d records)",
             self.module.api_name,

@@ -1,14 +1,15 @@
 """ZohoClient: the one HTTP client of the run (pooled keep-alive session, concurrency gate, retries).
 
 - One `requests.Session` whose connection pool holds `max_concurrency` keep-alive connections, and a
-  `BoundedSemaphore(max_concurrency)` so no more calls are in flight than Zoho's concurrency limit
-  allows (Zoho answers 429 immediately instead of queueing; reference §9.2).
+  first-come-first-served `FairGate(max_concurrency)` (zoho/gate.py) so no more calls are in flight
+  than Zoho's concurrency limit allows (Zoho answers 429 immediately instead of queueing; reference
+  §9.2). Each request is prepared before it waits for a slot.
 - Retries 429, 5xx, timeouts and dropped connections with `backoff.expo` and full jitter.
 - 401 INVALID_TOKEN → the shared token is invalidated, refreshed once, and the call is repeated.
 - A write (`idempotent=False`) is never resent once it may have reached Zoho; `MaybeWrittenError` lets
   the writer re-read by key instead of creating duplicates.
-- A client-side credit meter following Zoho's published costs (reference §9.1,
-  https://www.zoho.com/crm/developer/docs/api/v4/api-limits.html).
+- Every call is charged on the run's credit meter at Zoho's published price (zoho/credits.py).
+- The token goes only to Zoho's hosts or the configured ones; TLS verification is never turned off.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
-from target_zoho_crm.errors import AuthError, MaybeWrittenError, ZohoAPIError
+from target_zoho_crm.errors import AuthError, MaybeWrittenError, TargetZohoCRMError, ZohoAPIError
 from target_zoho_crm.report.redact import REDACTOR, Redactor
 from target_zoho_crm.zoho.auth import TokenManager
 from target_zoho_crm.zoho.codec import encode_json
-from target_zoho_crm.zoho.credits import credit_cost
+from target_zoho_crm.zoho.credits import CreditMeter, credit_cost
 from target_zoho_crm.zoho.gate import FairGate
 from target_zoho_crm.zoho.regions import ZohoUrls, is_loopback_host
 
@@ -75,7 +76,7 @@ REQUIRED_SCOPES = (
 )
 
 
-class _Retry(Exception):
+class _Retry(TargetZohoCRMError):
     """Internal: this attempt failed in a way worth retrying."""
 
     def __init__(self, reason: str, response: requests.Response | None = None) -> None:
@@ -140,8 +141,7 @@ class ZohoClient:
         self.session.trust_env = False
         self._gate = FairGate(self.max_concurrency)
         self._meter_lock = threading.Lock()
-        self.credits_used = 0
-        self.calls: Counter[str] = Counter()
+        self.meter = CreditMeter()  # the run's one credit count (per stream: `account=` on a call)
         self.retries = 0
         self._in_flight = 0
         self.max_in_flight = 0
@@ -200,6 +200,7 @@ class ZohoClient:
         files: Any = None,
         data: Any = None,
         idempotent: bool = True,
+        account: str | None = None,
     ) -> requests.Response:
         """Send one Zoho call with retries; returns the response (2xx, or 4xx carrying per-record
         `data` results), raises ZohoAPIError / MaybeWrittenError / AuthError otherwise."""
@@ -209,6 +210,7 @@ class ZohoClient:
         label = f"{method} {urlsplit(path).path}"
         payload = encode_json(json) if json is not None else None
         call = _Call(method, url, label, payload, params, dict(headers or {}), files, data, idempotent, cost)
+        call.account = account
         refreshes = 0
         while True:
             try:
@@ -389,9 +391,16 @@ class ZohoClient:
             )
 
     def _meter(self, call: _Call) -> None:
-        with self._meter_lock:
-            self.credits_used += call.cost
-            self.calls[call.label] += 1
+        self.meter.charge(call.cost, call.label, call.account)
+
+    @property
+    def credits_used(self) -> int:
+        """Credits this client's calls cost so far (Zoho's published prices; zoho/credits.py)."""
+        return self.meter.total
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.meter.calls
 
     def _track(self, delta: int) -> None:
         with self._meter_lock:
@@ -406,6 +415,7 @@ class _Call:
     """One logical call (the same across its retries)."""
 
     __slots__ = (
+        "account",
         "cost",
         "data",
         "files",
@@ -443,6 +453,7 @@ class _Call:
         self.idempotent = idempotent
         self.cost = cost
         self.token_used: str | None = None
+        self.account: str | None = None
 
 
 def _rewind(files: Any) -> Any:

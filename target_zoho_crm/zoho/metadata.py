@@ -192,6 +192,18 @@ class ModuleCatalog:
                 self._infos[api_name] = info
             return info
 
+    def find(self, api_name: str) -> ModuleInfo | None:
+        """Module info, or None when Zoho answers that the org has no such module (400 on its fields).
+
+        Any other failure (network, credentials, scope, Zoho failing after every retry) is raised: it
+        says nothing about the module, and must never be reported as "no such module"."""
+        try:
+            return self.module(api_name)
+        except ZohoAPIError as exc:
+            if exc.status == 400:
+                return None
+            raise
+
     def _build(self, api_name: str) -> ModuleInfo:
         # A standard module needs nothing from the module list (generated_type "default", known
         # duplicate-check fields): its fields are fetched without it.

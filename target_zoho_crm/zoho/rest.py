@@ -23,7 +23,6 @@ from target_zoho_crm.zoho.codec import decode_json
 
 LOGGER = logging.getLogger("target_zoho_crm.rest")
 
-MAX_RECORDS_PER_CALL = 100
 MAX_RESENDS = 3  # after a lost answer: check, resend the missing records, at most this many times
 FATAL_CODES = frozenset(
     {
@@ -61,6 +60,7 @@ class RestWriter:
         trigger: list[str] | None = None,
         reconcile: Reconciler | None = None,
         on_call: Callable[[int], None] | None = None,
+        account: str | None = None,
     ) -> None:
         if operation not in ("insert", "update", "upsert"):
             raise ValueError(f"unknown operation {operation!r}")
@@ -73,6 +73,7 @@ class RestWriter:
         self.trigger = trigger
         self.reconcile = reconcile
         self.on_call = on_call or (lambda _n: None)
+        self.account = account  # whom the meter charges this writer's calls to (a stream)
 
     # -- request shape -------------------------------------------------------------------------------
     @property
@@ -127,6 +128,7 @@ class RestWriter:
                 json=self.body(chunk),
                 headers=self.headers(),
                 idempotent=self.operation == "update",
+                account=self.account,
             )
         except ZohoAPIError as exc:
             return self._api_error_payload(exc)

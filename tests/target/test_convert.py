@@ -195,16 +195,24 @@ def test_bigint_is_sent_as_a_string_of_up_to_18_digits() -> None:
 
 
 def test_decimals_round_half_up_to_the_fields_decimal_places() -> None:
-    assert value_of("Annual_Revenue", Decimal("1234.565")) == 1234.57
-    assert value_of("Annual_Revenue", Decimal("1234.564")) == 1234.56
-    assert value_of("Annual_Revenue", "250000.9") == 250000.9
-    assert value_of("Annual_Revenue", 10) == 10.0
-    assert value_of("Score", Decimal("0.12345")) == 0.123
+    assert value_of("Annual_Revenue", Decimal("1234.565")) == Decimal("1234.57")
+    assert value_of("Annual_Revenue", Decimal("1234.564")) == Decimal("1234.56")
+    assert value_of("Annual_Revenue", "250000.9") == Decimal("250000.90")
+    assert value_of("Annual_Revenue", 10) == Decimal("10.00")
+    assert value_of("Score", Decimal("0.12345")) == Decimal("0.123")
     assert value_of("Probability", Decimal("25")) == 25
-    assert value_of("Probability", Decimal("12.5")) == 12.5
+    assert value_of("Probability", Decimal("12.5")) == Decimal("12.5")
     assert error_of("Annual_Revenue", "a lot") == invalid("Annual_Revenue", expected_data_type="currency")
     assert error_of("Annual_Revenue", Decimal("1e17")) == invalid("Annual_Revenue", maximum_length=16)
     assert error_of("Score", Decimal("NaN")) == invalid("Score", expected_data_type="double")
+
+
+def test_decimals_keep_every_digit_the_field_allows() -> None:
+    """16 integer digits and 2 places: more than a float holds (it would send 1234567890123456.8)."""
+    value = value_of("Annual_Revenue", Decimal("1234567890123456.78"))
+    assert isinstance(value, Decimal) and str(value) == "1234567890123456.78"
+    assert str(value_of("Annual_Revenue", "1234567890123456.785")) == "1234567890123456.79"  # half up
+    assert str(value_of("Annual_Revenue", 0.1)) == "0.10"  # a float's shortest repr, not its binary
 
 
 # --- text, picklists, email / phone / website -------------------------------------------------------
@@ -458,7 +466,7 @@ def test_line_items_use_each_versions_key_names(version: str, keys: dict[str, st
     )
     base = f"$.data[0].{field}"
     assert payload[field] == [
-        {p: {"id": "5725767000000416001"}, q: 2.0, lp: 10.01, d: 1.0},
+        {p: {"id": "5725767000000416001"}, q: Decimal("2.00"), lp: Decimal("10.01"), d: Decimal("1.00")},
         {
             p: LookupRef("Products", "Product_Code", "SKU-9", p, f"{base}[1].{p}"),
             q: 1.0,
