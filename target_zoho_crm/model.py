@@ -12,6 +12,16 @@ from typing import Any, Literal, Protocol
 OutcomeStatus = Literal["inserted", "updated", "rejected"]
 
 
+def is_empty(value: Any) -> bool:
+    """Zoho's "no value": None, an empty string, or an empty list or object (the one definition)."""
+    return value is None or value == "" or (isinstance(value, (list, dict)) and not value)
+
+
+def is_key_value(value: Any) -> bool:
+    """A value a record can be matched on: not empty, and a scalar (a list or object never is)."""
+    return not is_empty(value) and not isinstance(value, (list, dict))
+
+
 @dataclass
 class ZohoError:
     """One per-record error in Zoho's own shape (code, message, details)."""

@@ -32,8 +32,7 @@ _PREFIX_SEPARATORS = re.compile(r"[-.]")
 
 def normalize(name: str) -> str:
     """Lower-case, without separators or Zoho's `__s` system suffix: 'Sales_Orders' → 'salesorders'."""
-    name = re.sub(r"__s$", "", name.strip())
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    return loose(re.sub(r"__s$", "", name.strip()))
 
 
 def singular_forms(key: str) -> set[str]:

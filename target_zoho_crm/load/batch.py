@@ -21,7 +21,7 @@ from target_zoho_crm.load.ordering import BatchProgress, Lane, StateKeeper
 from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.load.policy import LoadPolicy
 from target_zoho_crm.load.spool import RecordSpool
-from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, unpack
+from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, is_empty, unpack
 from target_zoho_crm.report.rejects import RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
@@ -158,7 +158,7 @@ class BatchLoader:
                     index=index,
                     source=item,
                     payload=payload,
-                    key=None if key is None or key == "" else str(key),
+                    key=None if is_empty(key) else str(key),
                 )
             )
         return prepared

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from target_zoho_crm.errors import LookupQueryError, ZohoAPIError
 from target_zoho_crm.load.keys import fold_key
-from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError
+from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError, is_key_value
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.credits import COQL_IN_MAX, COQL_PAGE, SEARCH_CRITERIA_MAX
 
@@ -219,7 +219,7 @@ class LookupResolver:
         values: dict[int, str] = {}
         for record in chunk:
             value = record.payload.get(key_field) if key_field else None
-            if _empty(value):
+            if not is_key_value(value):
                 unknown.add(record.index)
             else:
                 values[record.index] = str(value)
@@ -467,12 +467,12 @@ class KeyMatcher:
         result: dict[int, KeyMatch] = {}
         undecided = list(records)
         for field in key_fields:
-            values = [str(r.payload[field]) for r in undecided if not _empty(r.payload.get(field))]
+            values = [str(r.payload[field]) for r in undecided if is_key_value(r.payload.get(field))]
             found = self.find(field, sorted(set(values))) if values else {}
             still: list[PreparedRecord] = []
             for record in undecided:
                 value = record.payload.get(field)
-                ids = found.get(str(value), ()) if not _empty(value) else ()
+                ids = found.get(str(value), ()) if is_key_value(value) else ()
                 if len(ids) == 1:
                     result[record.index] = KeyMatch("update", field, ids[0])
                 elif len(ids) > 1:
@@ -502,7 +502,3 @@ class _OneModule:
 
     def find(self, api_name: str) -> ModuleInfo | None:
         return self._module
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or isinstance(value, (dict, list))

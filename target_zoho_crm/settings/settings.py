@@ -1,30 +1,22 @@
-"""Settings schema, data centres → URLs, and per-stream options.
+"""The run's settings and per-stream options, parsed once from the config and checked once.
 
-Everything the target reads from its config goes through this module so the names, defaults and the
-region table live in one place (`--about`, meltano.yml and the README are generated from / checked
-against `CONFIG_SCHEMA`).
+Defaults come only from the settings schema (settings/schema.py's `CONFIG_SCHEMA`, the source of
+`--about`, meltano.yml and the README); the data-centre table is zoho/regions.py's.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from target_zoho_crm.errors import ConfigError
-from target_zoho_crm.names import stream_name_forms
+from target_zoho_crm.names import loose, stream_name_forms
 from target_zoho_crm.settings.schema import (
     API_TYPES,
     API_VERSIONS,
     CATCH_ALL_STREAM,
-    DEFAULT_BULK_JOB_TIMEOUT,
-    DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
-    DEFAULT_BULK_POLL_MAX_INTERVAL,
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_STATE_FLUSH_SECONDS,
+    CONFIG_SCHEMA,
     OPERATIONS,
 )
 from target_zoho_crm.zoho.regions import ZohoUrls, normalize_environment, normalize_region, resolve_urls
@@ -50,13 +42,15 @@ from target_zoho_crm.zoho.regions import ZohoUrls, normalize_environment, normal
 # --------------------------------------------------------------------------------------------------
 
 
-def _get(config: Mapping[str, Any], key: str, default: Any) -> Any:
+def _default(key: str) -> Any:
+    """The default of a setting, as CONFIG_SCHEMA states it (None when it has none)."""
+    return CONFIG_SCHEMA["properties"][key].get("default")
+
+
+def _setting(config: Mapping[str, Any], key: str) -> Any:
+    """A setting's value, or its default."""
     value = config.get(key)
-    return default if value is None else value
-
-
-def _loose(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    return _default(key) if value is None else value
 
 
 @dataclass
@@ -64,11 +58,11 @@ class StreamOptions:
     """Options for one stream, with the global `operation`/`api_type` already folded in."""
 
     module: str | None = None
-    operation: str = "upsert"
+    operation: str = _default("operation")
     duplicate_check_fields: list[str] | None = None
     external_id_field: str | None = None
     field_map: dict[str, str] = field(default_factory=dict)
-    api_type: str = "rest"
+    api_type: str = _default("api_type")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stream_name: str) -> StreamOptions:
@@ -81,17 +75,19 @@ class StreamOptions:
             # configured as "leads"); the most specific form that matches wins.
 
             for form in stream_name_forms(stream_name):
-                loose = [key for key in streams if _loose(key) == _loose(form)]
-                if len(loose) > 1:
-                    raise ConfigError(f"`streams` has several keys matching stream {stream_name!r}: {loose}.")
-                if loose:
-                    raw = streams[loose[0]]
+                matches = [key for key in streams if loose(key) == loose(form)]
+                if len(matches) > 1:
+                    raise ConfigError(
+                        f"`streams` has several keys matching stream {stream_name!r}: {matches}."
+                    )
+                if matches:
+                    raw = streams[matches[0]]
                     break
         if raw is None:
             raw = streams.get(CATCH_ALL_STREAM)
         raw = raw or {}
-        operation = raw.get("operation") or config.get("operation") or "upsert"
-        api_type = raw.get("api_type") or config.get("api_type") or "rest"
+        operation = raw.get("operation") or _setting(config, "operation")
+        api_type = raw.get("api_type") or _setting(config, "api_type")
         if operation not in OPERATIONS:
             raise ConfigError(f"streams.{stream_name}.operation {operation!r}: use one of {OPERATIONS}.")
         if api_type not in API_TYPES:
@@ -129,10 +125,10 @@ class TargetSettings:
     bulk_poll_max_interval: float
     bulk_max_jobs_in_flight: int
     batch_size_rows: int | None
-    bulk_job_timeout: float = DEFAULT_BULK_JOB_TIMEOUT
-    state_flush_seconds: float = DEFAULT_STATE_FLUSH_SECONDS
-    check_ambiguous_keys: bool = True
-    streams: dict[str, Any] = field(default_factory=dict)  # `streams`: per-stream options, by name
+    bulk_job_timeout: float
+    state_flush_seconds: float
+    check_ambiguous_keys: bool
+    streams: dict[str, Any]  # `streams`: per-stream options, by name
 
     def stream_options(self, stream_name: str) -> StreamOptions:
         """The options of `stream_name` (see StreamOptions.from_config), from the config parsed once."""
@@ -142,7 +138,7 @@ class TargetSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
-        version = str(config.get("api_version") or "v4")
+        version = str(_setting(config, "api_version"))
         if version not in API_VERSIONS:
             raise ConfigError(f"`api_version` {version!r}: use one of {', '.join(API_VERSIONS)}.")
         has_refresh = all(config.get(k) for k in ("client_id", "client_secret", "refresh_token"))
@@ -152,35 +148,31 @@ class TargetSettings:
                 "for a short run)."
             )
         trigger = config.get("trigger")
-        max_concurrency = int(_get(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        max_concurrency = int(_setting(config, "max_concurrency"))
         if max_concurrency < 1:
             raise ConfigError("`max_concurrency` must be at least 1.")
         max_rejects = config.get("max_rejects")
         return cls(
             urls=resolve_urls(config),
-            region=normalize_region(config.get("region")),
-            environment=normalize_environment(config.get("environment")),
+            region=normalize_region(_setting(config, "region")),
+            environment=normalize_environment(_setting(config, "environment")),
             api_version=version,
-            api_type=str(config.get("api_type") or "rest"),
-            use_coql=bool(config.get("use_coql", True)),
-            operation=str(config.get("operation") or "upsert"),
+            api_type=str(_setting(config, "api_type")),
+            use_coql=bool(_setting(config, "use_coql")),
+            operation=str(_setting(config, "operation")),
             trigger=None if trigger is None else list(trigger),
             max_concurrency=max_concurrency,
             rejects_path=config.get("rejects_path") or None,
             max_rejects=None if max_rejects is None else int(max_rejects),
-            dry_run=bool(config.get("dry_run", False)),
-            timezone=str(config.get("timezone") or "UTC"),
-            request_timeout=float(_get(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT)),
-            max_retries=int(_get(config, "max_retries", DEFAULT_MAX_RETRIES)),
-            bulk_poll_max_interval=float(
-                _get(config, "bulk_poll_max_interval", DEFAULT_BULK_POLL_MAX_INTERVAL)
-            ),
-            bulk_max_jobs_in_flight=int(
-                _get(config, "bulk_max_jobs_in_flight", DEFAULT_BULK_MAX_JOBS_IN_FLIGHT)
-            ),
+            dry_run=bool(_setting(config, "dry_run")),
+            timezone=str(_setting(config, "timezone")),
+            request_timeout=float(_setting(config, "request_timeout")),
+            max_retries=int(_setting(config, "max_retries")),
+            bulk_poll_max_interval=float(_setting(config, "bulk_poll_max_interval")),
+            bulk_max_jobs_in_flight=int(_setting(config, "bulk_max_jobs_in_flight")),
             batch_size_rows=config.get("batch_size_rows"),
-            bulk_job_timeout=float(_get(config, "bulk_job_timeout", DEFAULT_BULK_JOB_TIMEOUT)),
-            state_flush_seconds=float(_get(config, "state_flush_seconds", DEFAULT_STATE_FLUSH_SECONDS)),
-            check_ambiguous_keys=bool(config.get("check_ambiguous_keys", True)),
+            bulk_job_timeout=float(_setting(config, "bulk_job_timeout")),
+            state_flush_seconds=float(_setting(config, "state_flush_seconds")),
+            check_ambiguous_keys=bool(_setting(config, "check_ambiguous_keys")),
             streams=dict(config.get("streams") or {}),
         )

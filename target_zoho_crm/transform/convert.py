@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from target_zoho_crm.errors import TargetZohoCRMError
-from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError
+from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError, is_empty
+from target_zoho_crm.names import loose
 
 __all__ = [
     "LINE_ITEM_KEYS_V2",
@@ -116,10 +117,6 @@ Converter = Callable[[Any, str], Any]  # (value, json_path) -> Zoho value; raise
 
 def _invalid(expected: str) -> ConversionError:
     return ConversionError(expected_data_type=expected)
-
-
-def _norm_key(key: str) -> str:
-    return "".join(ch for ch in key.lower() if ch.isalnum())
 
 
 def format_datetime(value: datetime) -> str:
@@ -538,7 +535,7 @@ def _make_line_items(meta: FieldMeta, mandatory_rows: bool) -> Converter:
     def row(raw: Mapping[str, Any], path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in raw.items():
-            norm = _norm_key(str(key))
+            norm = loose(str(key))
             canonical = _LINE_ITEM_ALIASES.get(norm)
             if canonical is None:
                 out[str(key)] = value  # id, _delete, $-keys, anything Zoho defines later
@@ -681,10 +678,6 @@ def _compile_field(meta: FieldMeta, zone: tzinfo, subforms: Mapping[str, ModuleI
 _MISSING = object()
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or (isinstance(value, (list, dict)) and not value)
-
-
 class RecordConverter:
     """Converts a stream's records to Zoho payloads; compiled once per stream (see module docstring).
 
@@ -765,7 +758,7 @@ class RecordConverter:
         return payload, errors
 
     def _has_key(self, payload: Mapping[str, Any]) -> bool:
-        return any(not _is_empty(payload.get(name)) for name in self.key_fields)
+        return any(not is_empty(payload.get(name)) for name in self.key_fields)
 
     def missing_mandatory(self, payload: Mapping[str, Any], skip: Iterable[Any] = ()) -> list[ZohoError]:
         """MANDATORY_NOT_FOUND for each mandatory field absent or empty in `payload`."""
@@ -775,5 +768,5 @@ class RecordConverter:
                 "MANDATORY_NOT_FOUND", MSG_MANDATORY, {"api_name": name, "json_path": f"$.data[0].{name}"}
             )
             for name in self.mandatory_fields
-            if name not in skipped and _is_empty(payload.get(name))
+            if name not in skipped and is_empty(payload.get(name))
         ]

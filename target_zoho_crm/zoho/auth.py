@@ -158,7 +158,7 @@ class TokenManager:
             error = str(body.get("error"))
             raise AuthError(self._redactor.redact(_fix_message(error, self.accounts_url)), code=error)
         self._redactor.add(token)
-        ttl = _expires_in_seconds(body)
+        ttl = expires_in_seconds(body)
         margin = min(self._refresh_margin, ttl / 10)
         self._token = str(token)
         self._expires_at = time.monotonic() + ttl - margin
@@ -191,7 +191,7 @@ class TokenManager:
         return body
 
 
-def _expires_in_seconds(body: dict[str, Any]) -> float:
+def expires_in_seconds(body: dict[str, Any]) -> float:
     """Zoho's SDK: `expires_in` is milliseconds iff the legacy `expires_in_sec` is present."""
     try:
         if body.get("expires_in_sec") is not None:

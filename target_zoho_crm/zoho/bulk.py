@@ -178,7 +178,7 @@ class BulkWriter:
                 raise
             future.add_done_callback(lambda _f: self._slots.release())
             futures.append(future)
-        return _gather(futures, local, position)
+        return gather_outcomes(futures, local, position)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -587,7 +587,7 @@ def _csv_line(cells: Sequence[str]) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
-def _gather(
+def gather_outcomes(
     futures: list[Future[list[Outcome]]], local: list[Outcome], position: dict[int, int]
 ) -> Future[list[Outcome]]:
     """One Future for the whole batch: every job's outcomes plus the local rejects, in input order."""

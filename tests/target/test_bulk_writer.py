@@ -21,7 +21,7 @@ import pytest
 
 from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, Outcome, PreparedRecord
 from target_zoho_crm.run import connect_client
-from target_zoho_crm.zoho.bulk import JOB_FAILED, NOT_SUPPORTED, BulkWriter, _gather
+from target_zoho_crm.zoho.bulk import JOB_FAILED, NOT_SUPPORTED, BulkWriter, gather_outcomes
 from target_zoho_crm.zoho.bulk_results import parse_errors
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.credits import bulk_credits, choose_api, rest_credits
@@ -462,7 +462,7 @@ def test_a_finished_batch_is_freed_without_the_cyclic_collector() -> None:
         part: Future[list[Outcome]] = Future()
         outcome = Outcome(7, "inserted", record_id="1")
         freed = weakref.ref(outcome)
-        gathered = _gather([part], [], {7: 0})
+        gathered = gather_outcomes([part], [], {7: 0})
         part.set_result([outcome])
         del outcome
         assert [o.index for o in gathered.result()] == [7]

@@ -1,5 +1,8 @@
 """singer-sdk's standard target tests, run against the emulator, each extended (target-snowflake's habit)
-with a check of what actually landed in Zoho.
+with a check of what actually landed in Zoho (the `Landed...` classes). Four cannot land anything and
+keep the SDK's own check: `TargetCliPrintsTest` (`--about` and `--help`, no run), and
+`TargetInvalidSchemaTest`, `TargetRecordBeforeSchemaTest`, `TargetRecordMissingKeyProperty`, whose runs
+stop on bad input (the SDK asserts the error).
 
 The SDK's test streams (`test_array_data`, `TestCamelcase`, ...) are not Zoho modules: the config routes
 every stream with the catch-all `streams."*"` entry to the custom module `Vehicles`, whose `Name` is fed
@@ -9,6 +12,7 @@ properties, so the extended tests can read back what Zoho stored.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +38,7 @@ from singer_sdk.testing.target_tests import (
 )
 
 from target_zoho_crm.target import TargetZohoCRM
+from tests.target.singer_io import read_rejects
 from zoho_crm_emulator import ZohoEmulator
 
 CATCH_ALL = {
@@ -112,9 +117,46 @@ class LandedSchemaUpdates(TargetSchemaUpdates):
         assert len(self.resource.records("Vehicles")) == 6
 
 
+class LandedCamelcaseComplexSchema(TargetCamelcaseComplexSchema):
+    """Two SCHEMA messages and no record: the module is resolved and mapped, nothing is written."""
+
+    def validate(self) -> None:
+        assert self.resource.records("Vehicles") == []
+        assert not [c for c in self.resource.calls if c["path"].endswith("/Vehicles")]  # no write call
+
+
+class LandedPrimaryKeyUpdates(TargetPrimaryKeyUpdates):
+    def validate(self) -> None:
+        rows = names(self.resource)
+        assert sorted(rows) == ["1", "2"]  # one record under each SCHEMA, the key change loses none
+        assert rows["1"]["Email"] == "alice@example.com" and rows["2"]["Email"] == "bob@example.com"
+
+
+class LandedRecordMissingOptionalFields(TargetRecordMissingOptionalFields):
+    def validate(self) -> None:
+        rows = names(self.resource)
+        assert rows["1"]["External_Vehicle_ID"] == "now you see me"
+        assert "External_Vehicle_ID" not in rows["2"]  # a missing property is not sent as an empty value
+
+
+class LandedSchemaNoProperties(TargetSchemaNoProperties):
+    """Records whose only property is an object no Vehicles field takes: no mapped value, so Zoho's
+    mandatory `Name` is missing and each record goes to the rejects file; nothing lands."""
+
+    def validate(self) -> None:
+        assert self.resource.records("Vehicles") == []
+        rejected = read_rejects(Path(self.runner.config["rejects_path"]))
+        assert len(rejected) == 4 and {r["code"] for r in rejected} == {"MANDATORY_NOT_FOUND"}, rejected
+
+
+class LandedSpecialCharsInAttributes(TargetSpecialCharsInAttributes):
+    def validate(self) -> None:
+        assert sorted(names(self.resource)) == ["a2e98886"]  # a stream name full of special characters
+
+
 TESTS = [
     LandedArrayData,
-    TargetCamelcaseComplexSchema,
+    LandedCamelcaseComplexSchema,
     LandedCamelcase,
     TargetCliPrintsTest,
     LandedDuplicateRecords,
@@ -122,13 +164,13 @@ TESTS = [
     TargetInvalidSchemaTest,
     LandedNoPrimaryKeys,
     LandedOptionalAttributes,
-    TargetPrimaryKeyUpdates,
+    LandedPrimaryKeyUpdates,
     TargetRecordBeforeSchemaTest,
     TargetRecordMissingKeyProperty,
-    TargetRecordMissingOptionalFields,
-    TargetSchemaNoProperties,
+    LandedRecordMissingOptionalFields,
+    LandedSchemaNoProperties,
     LandedSchemaUpdates,
-    TargetSpecialCharsInAttributes,
+    LandedSpecialCharsInAttributes,
 ]
 
 _StandardTargetTests = get_target_test_class(

@@ -22,7 +22,7 @@ import requests
 from target_zoho_crm.errors import AuthError
 from target_zoho_crm.report.redact import MASK, Redactor, redact_config
 from target_zoho_crm.run import connect_client
-from target_zoho_crm.zoho.auth import TokenManager, _expires_in_seconds
+from target_zoho_crm.zoho.auth import TokenManager, expires_in_seconds
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.regions import resolve_urls
 from tests.conftest import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN
@@ -181,9 +181,9 @@ def test_access_token_only_mode_works_then_fails_clearly(emulator: Any) -> None:
 
 
 def test_legacy_expires_in_parsing() -> None:
-    assert _expires_in_seconds({"expires_in": 3600}) == 3600
-    assert _expires_in_seconds({"expires_in": 3600000, "expires_in_sec": 3600}) == 3600
-    assert _expires_in_seconds({}) == 3600
+    assert expires_in_seconds({"expires_in": 3600}) == 3600
+    assert expires_in_seconds({"expires_in": 3600000, "expires_in_sec": 3600}) == 3600
+    assert expires_in_seconds({}) == 3600
 
 
 def test_redactor_scrubs_known_secrets_everywhere(caplog: pytest.LogCaptureFixture) -> None:
