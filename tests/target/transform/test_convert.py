@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from target_zoho_crm.model import USERS, FieldMeta, LookupRef, ModuleInfo, ZohoError
-from target_zoho_crm.transform.convert import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, RecordConverter
+from target_zoho_crm.transform.convert import RecordConverter
 from target_zoho_crm.transform.mapping import FieldMapper
+from target_zoho_crm.transform.rows import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21
 
 JSON_TYPES = {
     "integer": "integer",
