@@ -54,6 +54,9 @@ class ZohoSink(BatchSink):
         self.lane: Lane = parts.keeper.lane(stream_name)
         self.lane.max_queued = plan.max_queued_batches
         self.loader = BatchLoader(plan, parts, self.lane)
+        # Read on every record: bound once here rather than looked up through the run's parts.
+        self._next_seq = parts.keeper.next_seq
+        self._max_size = plan.batch_size
         self._buffer: list[dict[str, Any]] | RecordSpool = self._new_buffer()
         self._first_seq = 0
         self._oldest_at = 0.0
@@ -82,7 +85,7 @@ class ZohoSink(BatchSink):
     @override
     def max_size(self) -> int:
         """Read on every record (singer-sdk's `is_full`): worked out once, in the plan."""
-        return self.plan.batch_size
+        return self._max_size
 
     # -- validation (main thread; must stay cheap) ----------------------------------------------------------
     @override
@@ -117,7 +120,7 @@ class ZohoSink(BatchSink):
     # -- buffering (main thread) ------------------------------------------------------------------------------
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        seq = self.run.parts.keeper.next_seq()
+        seq = self._next_seq()
         record[SEQ_MARK] = seq
         if not self._buffer:
             self.lane.buffer_min_seq = self._first_seq = seq

@@ -1,0 +1,1 @@
+"""The load: stream plans, batches, lookups, keys, ordering and STATE, spooling."""

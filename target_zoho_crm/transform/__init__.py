@@ -1,0 +1,1 @@
+"""Record → Zoho payload, CPU only: field mapping and value conversion (no I/O)."""

@@ -118,13 +118,22 @@ def faulted_calls(emulator: Any) -> list[dict[str, Any]]:
     return [c for c in emulator.calls if c.get("fault")]
 
 
+def _bulk_jobs_running(emulator: Any) -> bool:
+    """Whether a Bulk Write job is still queued or running: one a target gave up on (bulk_job_timeout)
+    goes on writing rows in the emulator, as Zoho would, and must not write them into the next test."""
+    jobs = (emulator.state.extras.get("bulk") or {}).get("jobs") or {}
+    return any(
+        getattr(job, "status", "COMPLETED") not in ("COMPLETED", "FAILED") for job in list(jobs.values())
+    )
+
+
 def wait_quiet(emulator: Any, timeout: float = 10) -> None:
-    """Wait until no call is in flight in the emulator: calls a killed target had sent still finish
-    (Zoho does not know the client died), and their records count."""
+    """Wait until no call is in flight in the emulator and no Bulk job runs: calls a killed target had
+    sent still finish (Zoho does not know the client died), and their records count."""
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        if emulator.state.gate.in_flight == 0:
+        if emulator.state.gate.in_flight == 0 and not _bulk_jobs_running(emulator):
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= 0.2:
                 return
