@@ -15,11 +15,11 @@ class TargetZohoCRMError(Exception):
     """Base of every error the target raises; catch it to catch any of them."""
 
 
-class ConfigError(ValueError):
+class ConfigError(TargetZohoCRMError, ValueError):
     """A setting is invalid; the message says which one and how to fix it."""
 
 
-class AuthError(Exception):
+class AuthError(TargetZohoCRMError):
     """Zoho refused the credentials; the message names the fix and never contains a secret."""
 
     def __init__(self, message: str, code: str | None = None) -> None:
@@ -27,7 +27,7 @@ class AuthError(Exception):
         self.code = code
 
 
-class ZohoAPIError(Exception):
+class ZohoAPIError(TargetZohoCRMError):
     """A Zoho error that was not (or no longer) retried: status, Zoho code, message and details."""
 
     def __init__(
@@ -46,7 +46,7 @@ class ZohoAPIError(Exception):
         super().__init__(f"Zoho API error {status} {code}: {message}")
 
 
-class MaybeWrittenError(Exception):
+class MaybeWrittenError(TargetZohoCRMError):
     """A write may have reached Zoho but no answer came back (timeout, dropped connection, 5xx).
 
     The caller must reconcile (re-read by key) rather than resend an insert.
@@ -62,7 +62,7 @@ class MaybeWrittenError(Exception):
         )
 
 
-class UnknownStreamError(Exception):
+class UnknownStreamError(TargetZohoCRMError):
     """A stream matches no module that accepts records (or several); lists what it could have meant."""
 
     def __init__(self, stream_name: str, message: str, candidates: list[str]) -> None:
@@ -71,19 +71,19 @@ class UnknownStreamError(Exception):
         self.candidates = candidates
 
 
-class FieldMapError(ValueError):
+class FieldMapError(TargetZohoCRMError, ValueError):
     """`field_map` names a field the module does not have."""
 
 
-class LookupQueryError(RuntimeError):
+class LookupQueryError(TargetZohoCRMError, RuntimeError):
     """A lookup query Zoho refused (bad field, missing scope): fatal for the batch, not per record."""
 
 
-class FatalWriteError(RuntimeError):
+class FatalWriteError(TargetZohoCRMError, RuntimeError):
     """A failure no record of the load can survive (credentials, scope, permission, module)."""
 
 
-class BulkJobError(Exception):
+class BulkJobError(TargetZohoCRMError):
     """One attempt at a job failed as a whole (retried, then its records are rejected)."""
 
     def __init__(self, error: ZohoError, retry: bool = True) -> None:
@@ -92,5 +92,5 @@ class BulkJobError(Exception):
         self.retry = retry
 
 
-class RunStopped(RuntimeError):
+class RunStopped(TargetZohoCRMError, RuntimeError):
     """The run cannot go on; the message says why and what to do."""
