@@ -29,7 +29,7 @@ from target_zoho_crm.errors import LookupQueryError, ZohoAPIError
 from target_zoho_crm.load.keys import fold_key
 from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError, is_key_value
 from target_zoho_crm.zoho.client import ZohoClient
-from target_zoho_crm.zoho.credits import COQL_IN_MAX, COQL_PAGE, SEARCH_CRITERIA_MAX
+from target_zoho_crm.zoho.credits import COQL_IN_MAX, COQL_PAGE, RECORDS_PER_PAGE, SEARCH_CRITERIA_MAX
 
 __all__ = [
     "AMBIGUOUS_KEY",
@@ -378,7 +378,7 @@ class LookupResolver:
             criteria = parts[0] if len(parts) == 1 else "(" + "or".join(parts) + ")"
             page = 1
             while True:
-                params = {"criteria": criteria, "page": page, "per_page": 200}
+                params = {"criteria": criteria, "page": page, "per_page": RECORDS_PER_PAGE}
                 batch, more = _rows(self._call("GET", f"/{module}/search", params=params))
                 rows.extend(batch)
                 if not more or not batch:
@@ -393,7 +393,7 @@ class LookupResolver:
                 users: list[dict[str, Any]] = []
                 page = 1
                 while True:
-                    params = {"type": "ActiveUsers", "page": page, "per_page": 200}
+                    params = {"type": "ActiveUsers", "page": page, "per_page": RECORDS_PER_PAGE}
                     batch, more = _rows(self._call("GET", "/users", params=params))
                     users.extend(batch)
                     if not more or not batch:

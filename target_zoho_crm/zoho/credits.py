@@ -30,6 +30,7 @@ BULK_FILE_BYTES = 25 * 1024 * 1024
 COQL_IN_MAX = 50  # values in one COQL `in (...)` (COQL-Limitations.html)
 COQL_PAGE = 200  # rows per COQL call that every version accepts (v2/v3: 200; v4+: 2000)
 SEARCH_CRITERIA_MAX = 10  # criteria in one Search API call (search-records.html)
+RECORDS_PER_PAGE = 200  # rows per page of a Search or Users read
 
 # -- prices ----------------------------------------------------------------------------------------------
 REST_RECORDS_PER_CREDIT = 10
