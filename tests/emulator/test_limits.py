@@ -137,3 +137,27 @@ def test_sub_concurrency_for_writes_of_more_than_10_records(api_for):
         assert heavy.count(201) <= 10 and heavy.count(429) >= 1
         light = _parallel([write(10, 5000 + 10 * i) for i in range(14)])
         assert light == [201] * 14
+
+
+def test_racing_writes_never_overspend_the_budget(api_for):
+    """api-limits.html: a call is refused once the day's credits are spent. Ten writes of 100 records
+    (10 credits each) racing for the last 10 credits of a 300 budget: exactly one gets through, the
+    others get 429, and 300 are spent, never 310 (the check and the charge are one step)."""
+    with ZohoEmulator(credits=300, latency_ms=400) as zoho:
+        api = api_for(zoho)
+        headers = api.headers()
+        assert zoho.state.credits.try_charge(290) is not None  # 29 writes' worth spent earlier today
+
+        def write(start: int) -> Any:
+            def run() -> int:
+                body = {"data": leads(100, start)}
+                return requests.post(
+                    f"{zoho.url}/crm/v8/Leads", json=body, headers=headers, timeout=10
+                ).status_code
+
+            return run
+
+        statuses = _parallel([write(1000 * i) for i in range(10)])
+        assert sorted(statuses) == [201] + [429] * 9
+        assert zoho.credits_used == 300
+        assert len(zoho.records("Leads")) == 100
