@@ -22,7 +22,7 @@ import requests
 
 from zoho_crm_emulator import ZohoEmulator
 
-from .conftest import refresh
+from .conftest import VERSIONS, refresh
 
 TIMEOUT = 10
 ORG = "808232144"  # the emulated org's zgid (GET /org)
@@ -112,9 +112,11 @@ def zoho() -> Iterator[ZohoEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def bulk(zoho: ZohoEmulator) -> Iterator[Bulk]:
-    client = Bulk(zoho)
+@pytest.fixture(params=VERSIONS)
+def bulk(zoho: ZohoEmulator, request: pytest.FixtureRequest) -> Iterator[Bulk]:
+    """A Bulk Write client per API version: `{upload}/crm/{v}/upload` and `/crm/bulk/{v}/write` are the
+    same in every version's bulk-write pages."""
+    client = Bulk(zoho, request.param)
     yield client
     client.session.close()
 
@@ -204,6 +206,7 @@ def test_job_lifecycle_counts_and_result_file(bulk: Bulk, zoho: ZohoEmulator) ->
         3,
         0,
     )
+    assert body["result"]["download_url"].endswith(f"/crm/bulk/{bulk.version}/write/{job_id}/result")
     result = bulk.result(body["result"]["download_url"])
     assert list(result[0]) == ["Last_Name", "Email", "Company", "STATUS", "RECORD_ID", "ERRORS"]
     assert len(result) == 400
@@ -304,7 +307,7 @@ def test_failing_job_fault(bulk: Bulk, zoho: ZohoEmulator) -> None:
     body = bulk.wait(failed)
     assert body["status"] == "FAILED" and "result" not in body
     assert zoho.records("Leads") == []
-    url = f"{zoho.url}/crm/bulk/v4/write/{failed}/result"
+    url = f"{zoho.url}/crm/bulk/{bulk.version}/write/{failed}/result"
     assert bulk.session.get(url, headers=bulk.auth(), timeout=TIMEOUT).status_code == 404
     ok = bulk.create(job_body(bulk.file_id(rows))).json()["details"]["id"]
     assert bulk.wait(ok)["status"] == "COMPLETED"

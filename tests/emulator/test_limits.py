@@ -57,13 +57,14 @@ def test_credit_helpers():
     importlib.util.find_spec("zoho_crm_emulator.coql") is None, reason="coql.py not built yet"
 )
 def test_coql_call_is_charged_by_limit_band(api, zoho):
-    """COQL credits by LIMIT band, charged on the call (Get-Records-through-COQL-Query.html)."""
+    """COQL credits by LIMIT band from v4 (COQL-Overview.html v4: 1001-2000 → 3), charged on the call;
+    1 credit in v2/v3, whose calls take at most 200 rows."""
     zoho.add_record("Leads", {"Last_Name": "A", "Email": "a@example.com"})
-    resp = api.post(
-        "coql", json={"select_query": "select id, Email from Leads where Email = 'a@example.com' limit 1500"}
-    )
+    old = api.version in ("v2", "v2.1", "v3")
+    query = f"select id, Email from Leads where Email = 'a@example.com' limit {200 if old else 1500}"
+    resp = api.post("coql", json={"select_query": query})
     assert resp.status_code == 200, resp.text
-    assert zoho.calls[-1]["credits"] == 3
+    assert zoho.calls[-1]["credits"] == (1 if old else 3)
 
 
 def test_daily_budget_header_and_429(api_for):
