@@ -236,6 +236,7 @@ class ZohoEmulator:
         tune_own_process()
         self.start()
         print(self.url, flush=True)
+        print(f"inspector: {self.url}/__emulator__/ui", file=sys.stderr, flush=True)
         try:
             if hasattr(signal, "pause"):
                 signal.pause()

@@ -19,7 +19,7 @@ from zoho_crm_emulator import (
     ZohoEmulator,
 )
 
-from .live import Crm, LiveConfig
+from .live import Crm, LiveConfig, fetch_token
 
 TIMEOUT = 5
 
@@ -124,32 +124,30 @@ def live_config() -> LiveConfig | None:
     return LiveConfig.from_env()
 
 
+@pytest.fixture(scope="session")
+def live_token(live_config: LiveConfig | None) -> dict[str, Any] | None:
+    """In live mode, one access token for the whole run (Zoho issues 10 per refresh token in 10 minutes)."""
+    if live_config is None:
+        return None
+    return fetch_token(
+        live_config.accounts_url, live_config.client_id, live_config.client_secret, live_config.refresh_token
+    )
+
+
 @pytest.fixture
-def crm(live_config: LiveConfig | None) -> Iterator[Crm]:
+def crm(live_config: LiveConfig | None, live_token: dict[str, Any] | None) -> Iterator[Crm]:
     """A guarded client of the real org (live mode) or of a fresh emulator; the records it created
     are deleted afterwards, and the test fails if Zoho did not confirm every deletion."""
     with contextlib.ExitStack() as stack:
-        if live_config is not None:
+        if live_config is not None and live_token is not None:
             client = Crm(
-                accounts_url=live_config.accounts_url,
-                api_url=live_config.api_url,
-                client_id=live_config.client_id,
-                client_secret=live_config.client_secret,
-                refresh_token=live_config.refresh_token,
-                version=live_config.version,
-                live=True,
+                api_url=live_config.api_url, token_answer=live_token, version=live_config.version, live=True
             )
         else:
             emulator = stack.enter_context(ZohoEmulator())
-            client = Crm(
-                accounts_url=emulator.url,
-                api_url=emulator.url,
-                client_id=DEFAULT_CLIENT_ID,
-                client_secret=DEFAULT_CLIENT_SECRET,
-                refresh_token=DEFAULT_REFRESH_TOKEN,
-                version="v8",
-                live=False,
-                timeout=TIMEOUT,
+            answer = fetch_token(
+                emulator.url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
             )
+            client = Crm(api_url=emulator.url, token_answer=answer, version="v8", live=False, timeout=TIMEOUT)
         yield client
         assert client.close() == [], "records created by the test were not all deleted"

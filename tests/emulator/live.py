@@ -146,21 +146,34 @@ class WriteGuard:
                 self.created.setdefault(match.group("module"), []).append(str(rid))
 
 
+def fetch_token(
+    accounts_url: str, client_id: str, client_secret: str, refresh_token: str, timeout: float = 30
+) -> dict[str, Any]:
+    """One refresh_token grant; the answer (`access_token`, `api_domain`, …). A live run makes one for the
+    whole session: Zoho allows 10 per refresh token in 10 minutes."""
+    import requests
+
+    answer: dict[str, Any] = requests.post(
+        f"{accounts_url.rstrip('/')}/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        },
+        timeout=timeout,
+    ).json()
+    if not answer.get("access_token"):
+        raise LiveConfigError(f"the token call failed: {answer.get('error', 'no access_token')}")
+    return answer
+
+
 class Crm:
-    """A Zoho CRM client for the `live` tests: a real org (LiveConfig) or a local emulator (base URL and
-    the emulator's OAuth client), every write checked by a WriteGuard, created records deleted on close."""
+    """A Zoho CRM client for the `live` tests, on a real org or a local emulator, with an access token
+    from `fetch_token`; every write checked by a WriteGuard, created records deleted on close."""
 
     def __init__(
-        self,
-        *,
-        accounts_url: str,
-        api_url: str,
-        client_id: str,
-        client_secret: str,
-        refresh_token: str,
-        version: str,
-        live: bool,
-        timeout: float = 30,
+        self, *, api_url: str, token_answer: dict[str, Any], version: str, live: bool, timeout: float = 30
     ) -> None:
         import requests
 
@@ -170,22 +183,8 @@ class Crm:
         self.timeout = timeout
         self.guard = WriteGuard()
         self.session = requests.Session()
-        self.token_answer: dict[str, Any] = self.session.post(
-            f"{accounts_url.rstrip('/')}/oauth/v2/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "refresh_token": refresh_token,
-            },
-            timeout=timeout,
-        ).json()
-        token = self.token_answer.get("access_token")
-        if not token:
-            raise LiveConfigError(
-                f"the token call failed: {self.token_answer.get('error', 'no access_token')}"
-            )
-        self.token = str(token)
+        self.token_answer = token_answer
+        self.token = str(token_answer["access_token"])
 
     def url(self, path: str) -> str:
         return f"{self.api_url}/crm/{self.version}/{path.lstrip('/')}"
