@@ -13,7 +13,7 @@ Before the call is in flight (`CHECKS`, each answers the call or lets it go on):
 9. `enter_gate`: within the edition's concurrency and the sub-concurrency of heavy writes (429, never
    queued).
 Then `fly`: latency while in flight, the handler, credits given back when Zoho would not charge the
-call (a 5xx, a bulk job refused), an `after_write` fault; and `finish`: `X-API-CREDITS-REMAINING` once
+call (a 5xx, a 401, a bulk job refused), an `after_write` fault; and `finish`: `X-API-CREDITS-REMAINING` once
 half the budget is used, and one call-log entry. A call refused by a check is never charged.
 """
 
@@ -96,13 +96,9 @@ Check = Callable[[EmulatorState, Call], "Response | None"]
 
 
 @functools.lru_cache(maxsize=1024)
-def _scopes_allow(granted: frozenset[str], needed: str | None) -> bool:
+def scopes_cover(granted: frozenset[str], needed: str | None) -> bool:
     """`scopes.allowed`, memoised: a token asks for the same few scopes on every call."""
     return scopes_allowed(granted, needed)
-
-
-def scopes_cover(granted: frozenset[str], needed: str | None) -> bool:
-    return _scopes_allow(granted, needed)
 
 
 # --- faults -------------------------------------------------------------------------------------------
@@ -186,7 +182,7 @@ def check_scope(state: EmulatorState, call: Call) -> Response | None:
     """The call's own scope; COQL's module READ scope is checked once the query names its module."""
     generated = (call.module_meta or {}).get("generated_type")
     needed = needed_scope(call.route.kind, call.route.module, generated)
-    return None if _scopes_allow(call.granted, needed) else scope_mismatch()
+    return None if scopes_cover(call.granted, needed) else scope_mismatch()
 
 
 def read_body(state: EmulatorState, call: Call) -> Response | None:
