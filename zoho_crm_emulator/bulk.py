@@ -9,7 +9,7 @@ Flow and shapes follow Zoho's Bulk Write pages (v2 … v8 say the same):
 - create-job.html: `operation`, `ignore_empty`, `resource[0]` with `module`, `file_id`, `find_by`
   (mandatory for update/upsert), `field_mappings` (`api_name`, `index`, `format`, `find_by`,
   `default_value`); 201 with the job id;
-- job-details.html: status ADDED → INPROGRESS → COMPLETED (or FAILED), `resource[0].file` counts,
+- job-details.html: status ADDED → `IN PROGRESS` (with a space, job and resource level; v8 OAS `Resource.status`) → COMPLETED (or FAILED), `resource[0].file` counts,
   `result.download_url` once completed; an unknown job → 404 `RESOURCE_NOT_FOUND`;
 - download-result.html: a zip with `<Module>-<file>.csv`: the first three mapped columns of the upload,
   then `STATUS` (added / updated / skipped / unprocessed), `RECORD_ID`, `ERRORS` as
@@ -48,6 +48,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from . import jsonio
+from .responses import json_response, request_error
 from .state import EmulatorState
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -62,14 +63,6 @@ LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
 OPERATIONS = ("insert", "update", "upsert")
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(jsonio.dumps(body), status=status, mimetype="application/json")
-
-
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    return _json({"code": code, "details": details or {}, "message": message, "status": "error"}, status)
-
-
 class _JobError(Exception):
     """A create-job request Zoho refuses as a whole."""
 
@@ -78,7 +71,7 @@ class _JobError(Exception):
         self.code, self.message, self.details = code, message, details or {}
 
     def response(self) -> Response:
-        return _error(400, self.code, self.message, self.details)
+        return request_error(400, self.code, self.message, self.details)
 
 
 # --- Java-style date patterns (Zoho's `format`) → strptime ------------------------------------------------
@@ -209,32 +202,34 @@ class BulkService:
     def upload(self, request: Request, version: str) -> Response:
         """upload-file.html: headers, multipart `file`, a zip holding one CSV within Zoho's limits."""
         if request.headers.get("feature", "").strip().lower() != "bulk-write":
-            return _error(
+            return request_error(
                 400, "MANDATORY_NOT_FOUND", "the header feature: bulk-write is missing", {"header": "feature"}
             )
         org = request.headers.get("X-CRM-ORG", "").strip()
         if not org:
-            return _error(
+            return request_error(
                 400, "MANDATORY_NOT_FOUND", "the header X-CRM-ORG is missing", {"header": "X-CRM-ORG"}
             )
         if org not in self._org_ids(version):
-            return _error(
+            return request_error(
                 400, "INVALID_DATA", "the X-CRM-ORG header does not name this org", {"header": "X-CRM-ORG"}
             )
         storage = request.files.get("file")
         if storage is None:
-            return _error(400, "MANDATORY_NOT_FOUND", "the file is missing", {"param_name": "file"})
+            return request_error(400, "MANDATORY_NOT_FOUND", "the file is missing", {"param_name": "file"})
         data = storage.stream.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            return _error(413, "FILE_TOO_LARGE", "the file size exceeds 25 MB", {"limit": MAX_FILE_BYTES})
+            return request_error(
+                413, "FILE_TOO_LARGE", "the file size exceeds 25 MB", {"limit": MAX_FILE_BYTES}
+            )
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             names = [n for n in archive.namelist() if not n.endswith("/")]
         except zipfile.BadZipFile:
-            return _error(400, "INVALID_FILE_FORMAT", "the file is not a zip file", {})
+            return request_error(400, "INVALID_FILE_FORMAT", "the file is not a zip file", {})
         csvs = [n for n in names if n.lower().endswith(".csv")]
         if len(names) != 1 or len(csvs) != 1:
-            return _error(
+            return request_error(
                 400, "INVALID_FILE_FORMAT", "the zip must hold exactly one CSV file", {"files": names}
             )
         raw = archive.read(csvs[0])
@@ -246,20 +241,20 @@ class BulkService:
         delimiter = max(DELIMITERS, key=first_line.count)
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         if not rows or not any(cell.strip() for cell in rows[0]):
-            return _error(400, "INVALID_FILE_FORMAT", "the CSV file has no header row", {})
+            return request_error(400, "INVALID_FILE_FORMAT", "the CSV file has no header row", {})
         header, body = rows[0], [r for r in rows[1:] if any(cell != "" for cell in r)]
         if len(body) > MAX_ROWS:
-            return _error(
+            return request_error(
                 400, "LIMIT_EXCEEDED", "the CSV file has more than 25,000 records", {"limit": MAX_ROWS}
             )
         if len(header) > MAX_COLUMNS:
-            return _error(
+            return request_error(
                 400, "LIMIT_EXCEEDED", "the CSV file has more than 200 columns", {"limit": MAX_COLUMNS}
             )
         file_id = self._new_id()
         created = self.state.now(version)
         self._store()["files"][file_id] = UploadedFile(file_id, csvs[0], header, body, created)
-        return _json(
+        return json_response(
             {
                 "status": "success",
                 "code": "FILE_UPLOAD_SUCCESS",
@@ -274,14 +269,14 @@ class BulkService:
         try:
             body = jsonio.loads(request.get_data())
         except ValueError:
-            return _error(400, "INVALID_DATA", "the request body is not valid JSON", {})
+            return request_error(400, "INVALID_DATA", "the request body is not valid JSON", {})
         try:
             job = self._build_job(body, version)
         except _JobError as exc:
             return exc.response()
         self._store()["jobs"][job.job_id] = job
         self._enqueue(job)
-        return _json(
+        return json_response(
             {
                 "status": "success",
                 "code": "SUCCESS",
@@ -468,7 +463,7 @@ class BulkService:
             job = self._queue.get()
             try:
                 self._run(job)
-            except Exception as exc:  # never leave a job hanging in INPROGRESS
+            except Exception as exc:  # never leave a job hanging IN PROGRESS
                 with job.lock:
                     job.status = "FAILED"
                     job.results = [("unprocessed", "", f"CANNOT_PROCESS-{exc}")]
@@ -476,7 +471,7 @@ class BulkService:
 
     def _run(self, job: BulkJob) -> None:
         with job.lock:
-            job.status = "INPROGRESS"
+            job.status = "IN PROGRESS"
         rows = job.upload.rows
         started = time.monotonic()
         if job.fail:
@@ -609,6 +604,25 @@ class BulkService:
                 grouped[code].append(column)
         return ":".join(f"{code}-{','.join(cols)}" for code, cols in grouped.items())
 
+    def jobs_summary(self) -> list[dict[str, Any]]:
+        """Every job of the org, oldest first: id, module, operation, status and counts (the inspector)."""
+        summary = []
+        for job in list(self._store()["jobs"].values()):
+            with job.lock:
+                summary.append(
+                    {
+                        "id": job.job_id,
+                        "module": job.module,
+                        "operation": job.operation,
+                        "status": job.status,
+                        "rows": len(job.upload.rows),
+                        "added": job.added,
+                        "updated": job.updated,
+                        "skipped": job.skipped,
+                    }
+                )
+        return summary
+
     # --- status and result -------------------------------------------------------------------------------
     def _job(self, job_id: str | None) -> BulkJob | None:
         job = self._store()["jobs"].get(str(job_id or ""))
@@ -621,8 +635,10 @@ class BulkService:
         """job-details.html shape; `result.download_url` only once COMPLETED."""
         job = self._job(job_id)
         if job is None:
-            return _error(404, "RESOURCE_NOT_FOUND", "the job id given seems to be invalid", {"id": job_id})
-        return _json(self._details(job, self._base_url(request)))
+            return request_error(
+                404, "RESOURCE_NOT_FOUND", "the job id given seems to be invalid", {"id": job_id}
+            )
+        return json_response(self._details(job, self._base_url(request)))
 
     def _details(self, job: BulkJob, base_url: str) -> dict[str, Any]:
         with job.lock:
@@ -672,10 +688,14 @@ class BulkService:
         """download-result.html: a zip with one CSV of key columns + STATUS, RECORD_ID, ERRORS."""
         job = self._job(job_id)
         if job is None:
-            return _error(404, "RESOURCE_NOT_FOUND", "the job id given seems to be invalid", {"id": job_id})
+            return request_error(
+                404, "RESOURCE_NOT_FOUND", "the job id given seems to be invalid", {"id": job_id}
+            )
         with job.lock:
             if job.status != "COMPLETED":
-                return _error(404, "RESOURCE_NOT_FOUND", "the job has no result file", {"status": job.status})
+                return request_error(
+                    404, "RESOURCE_NOT_FOUND", "the job has no result file", {"status": job.status}
+                )
             results = list(job.results)
         keys = sorted((m for m in job.mappings if m.index is not None), key=lambda m: m.index or 0)
         indexes = [m.index for m in keys[:RESULT_KEY_COLUMNS] if m.index is not None]

@@ -20,6 +20,8 @@ from .state import (
     DEFAULT_GRANT_CODE,
     DEFAULT_REFRESH_TOKEN,
     DEFAULT_TOKEN_TTL,
+    MAX_ACTIVE_TOKENS,
+    TOKEN_ISSUE_LIMIT,
 )
 
 
@@ -38,6 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--licenses", type=int, default=10, help="user licences in the credit formula (10)")
     p.add_argument("--latency-ms", type=int, default=0, help="added to every Zoho call (default 0)")
     p.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL, help="access token life, seconds")
+    p.add_argument(
+        "--token-issue-limit",
+        type=int,
+        default=TOKEN_ISSUE_LIMIT,
+        help="access tokens one refresh token may get per 10 minutes (Zoho: 10; 0 = no limit)",
+    )
+    p.add_argument(
+        "--max-active-tokens",
+        type=int,
+        default=MAX_ACTIVE_TOKENS,
+        help="access tokens valid at once per refresh token, the oldest evicted (Zoho: 15; 0 = no limit)",
+    )
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     p.add_argument("--refresh-token", default=DEFAULT_REFRESH_TOKEN)
@@ -85,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             faults=_faults(args.faults),
             modules_json=args.modules_json,
             fields_dir=args.fields_dir,
+            token_issue_limit=args.token_issue_limit or None,
+            max_active_tokens=args.max_active_tokens or None,
         )
     except (ValueError, OSError) as exc:
         print(f"zoho-crm-emulator: {exc}", file=sys.stderr)

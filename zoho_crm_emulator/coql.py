@@ -1,7 +1,7 @@
 """COQL (`POST /crm/{v}/coql`): the subset a loader needs, evaluated over the emulator's records.
 
 Follows Zoho's "Query API" pages (COQL Overview / Limitations / Get Records through a COQL Query, v2-v8):
-`SELECT cols FROM Module [WHERE criteria] [ORDER BY col [ASC|DESC], ...] [LIMIT n [OFFSET m] | LIMIT m, n]
+`SELECT cols FROM Module WHERE criteria [ORDER BY col [ASC|DESC], ...] [LIMIT n [OFFSET m] | LIMIT m, n]
 [OFFSET m]`, keywords case-insensitive, `id` always returned, default order `id` ascending, default LIMIT 200.
 
 Choices where Zoho's docs are silent or vague:
@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from .metadata.build import version_index
 
-MAX_IN_VALUES = 50
+MAX_IN_VALUES = 50  # v2-v6 (COQL-Limitations.html: "in (up to 50 values)")
+MAX_IN_VALUES_V7 = 100  # v7 and later
 MAX_CRITERIA = 25
 MAX_SELECT_COLUMNS = 50
 MAX_RELATIONS = 2
@@ -36,6 +37,7 @@ DEFAULT_LIMIT = 200
 NUMBER_TYPES = {"integer", "bigint", "double", "currency", "percent"}
 DATE_TYPES = {"date", "datetime"}
 LOOKUP_TYPES = {"lookup", "ownerlookup", "userlookup", "multi_module_lookup"}
+USER_TYPES = {"ownerlookup", "userlookup"}
 USER_FIELDS = {"id", "full_name", "first_name", "last_name", "email", "status", "role", "profile", "name"}
 
 
@@ -66,6 +68,11 @@ class CoqlError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "details": self.details, "message": self.message, "status": "error"}
+
+
+def max_in_values(version: str) -> int:
+    """Values an `in` / `not in` may list: 50 up to v6, 100 from v7."""
+    return MAX_IN_VALUES_V7 if version_index(version) >= version_index("v7") else MAX_IN_VALUES
 
 
 def row_limits(version: str) -> tuple[int, int]:
@@ -205,10 +212,12 @@ class _Parser:
         module_tok = self.take()
         if module_tok.kind != "word" or "." in module_tok.value:
             raise _syntax("module name expected", module_tok.value, module_tok.pos, "from")
-        where = None
-        if self.is_kw("where"):
-            self.take()
-            where = self.expr(0)
+        if not self.is_kw("where"):
+            # COQL-Limitations / the COQL page's errors: a query without WHERE is a SYNTAX_ERROR (v7, v8).
+            tok = self.peek()
+            raise _syntax("where clause is missing", tok.value, tok.pos, "where")
+        self.take()
+        where: Cond | BoolOp = self.expr(0)
         order: list[tuple[str, bool]] = []
         limit: int | None = None
         offset: int | None = None
@@ -341,12 +350,6 @@ class _Parser:
         close = self.take()
         if close.kind != "punct" or close.value != ")":
             raise _syntax("')' expected to close the IN list", close.value, close.pos, "where")
-        if len(values) > MAX_IN_VALUES:
-            raise CoqlError(
-                "LIMIT_EXCEEDED",
-                f"maximum of {MAX_IN_VALUES} values allowed for in/not in",
-                {"limit": MAX_IN_VALUES, "clause": "where", "operator": "in"},
-            )
         return values
 
 
@@ -404,7 +407,9 @@ def resolve_column(catalog: CatalogLike, module: str, name: str, clause: str) ->
             if data_type in ("ownerlookup", "userlookup"):
                 current = "users"
             elif data_type == "lookup":
-                current = str(((meta.get("lookup") or {}).get("module") or {}).get("api_name") or "")
+                target = (meta.get("lookup") or {}).get("module")
+                # v2/v2.1 field metadata name the module as a string, later versions as an object.
+                current = str((target.get("api_name") if isinstance(target, dict) else target) or "")
                 if not current or catalog.module(current) is None:
                     raise _invalid_column(name, clause)
             else:
@@ -528,8 +533,9 @@ def _family(data_type: str) -> str:
 
 
 class _Evaluator:
-    def __init__(self, module: str, catalog: CatalogLike, resolver: _Resolver) -> None:
+    def __init__(self, module: str, catalog: CatalogLike, resolver: _Resolver, version: str = "v8") -> None:
         self.module = module
+        self.max_in = max_in_values(version)
         self.catalog = catalog
         self.resolver = resolver
         self.columns: dict[str, Column] = {}
@@ -547,6 +553,20 @@ class _Evaluator:
             return
         col = self.columns.get(node.column) or resolve_column(self.catalog, self.module, node.column, "where")
         self.columns[node.column] = col
+        if col.data_type == "textarea":
+            # COQL-Limitations.html: "You cannot use multi-line fields such as Description, Terms and
+            # Conditions, Comments etc., in criteria."
+            raise CoqlError(
+                "INVALID_QUERY",
+                "data type not supported",
+                {"column_name": node.column, "data_type": col.data_type, "clause": "where"},
+            )
+        if node.op in ("in", "not in") and len(node.values) > self.max_in:
+            raise CoqlError(
+                "LIMIT_EXCEEDED",
+                f"maximum of {self.max_in} values allowed for in/not in",
+                {"limit": self.max_in, "clause": "where", "operator": node.op},
+            )
         family = _family(col.data_type)
         if node.op not in ALLOWED_OPS[family]:
             raise CoqlError(
@@ -670,12 +690,14 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value).casefold())
 
 
-def _output(value: Any, version: str) -> Any:
-    """Lookup values as `{"id"}` (plus `name` from v7, as Zoho's v7 changelog describes)."""
+def _output(value: Any, col: Column, version: str, users: dict[str, dict[str, Any]]) -> Any:
+    """Lookup values as `{"id"}`, plus `name` from v7 (v7 changelog: display names in SELECT); a user
+    (Owner, Created_By, …) is named by the user's last name only, as COQL shows it."""
     if isinstance(value, dict) and "id" in value:
         out = {"id": value["id"]}
         if version_index(version) >= version_index("v7") and "name" in value:
-            out["name"] = value["name"]
+            user = users.get(str(value["id"])) if col.data_type in USER_TYPES else None
+            out["name"] = user.get("last_name", value["name"]) if user else value["name"]
         return out
     return value
 
@@ -721,11 +743,14 @@ def run_query(
     catalog: CatalogLike,
     rows: Callable[[str], Iterable[dict[str, Any]]],
     lookup: IndexLookup | None = None,
+    may_read: Callable[[str], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Evaluate a COQL select; returns (rows as Zoho returns them, more_records). Raises CoqlError.
 
     With `lookup`, a WHERE that pins a plain column with `=`/`in` reads only the records the store's
     value index gives for it instead of scanning the module (key lookups over 100k records).
+    `may_read(module)` says whether the token holds the module's READ scope: COQL needs it as well as
+    `ZohoCRM.coql.READ` (Get-Records-through-COQL-Query.html, "Scope"), else 401 OAUTH_SCOPE_MISMATCH.
     """
     query = parse(select_query)
     if catalog.module(query.module) is None:
@@ -734,6 +759,8 @@ def run_query(
             "column given seems to be invalid",
             {"column_name": query.module, "clause": "from", "reason": "invalid module"},
         )
+    if may_read is not None and not may_read(query.module):
+        raise CoqlError("OAUTH_SCOPE_MISMATCH", "Unauthorized", status=401)
     if len(query.columns) > MAX_SELECT_COLUMNS:
         raise CoqlError("LIMIT_EXCEEDED", f"maximum of {MAX_SELECT_COLUMNS} columns allowed in select",
                         {"limit": MAX_SELECT_COLUMNS, "clause": "select"})  # fmt: skip
@@ -743,7 +770,10 @@ def run_query(
             raise CoqlError("DUPLICATE_DATA", "duplicate column given in select", {"column_name": name})
         seen.add(name)
     per_call, total = row_limits(version)
-    if query.limit < 1 or query.limit > per_call:
+    if query.limit == 0:
+        # LIMIT 0 is INVALID_DATA at Zoho, not LIMIT_EXCEEDED (project reference, audit corrections).
+        raise CoqlError("INVALID_DATA", "invalid data", {"clause": "limit", "value": 0})
+    if query.limit > per_call:
         raise CoqlError(
             "LIMIT_EXCEEDED",
             f"limit must be between 1 and {per_call}",
@@ -758,7 +788,7 @@ def run_query(
     resolver = _Resolver(rows, list(catalog.users))
     select_cols = [resolve_column(catalog, query.module, name, "select") for name in query.columns]
     order_cols = [(resolve_column(catalog, query.module, c, "order by"), desc) for c, desc in query.order]
-    evaluator = _Evaluator(query.module, catalog, resolver)
+    evaluator = _Evaluator(query.module, catalog, resolver, version)
     if query.where is not None:
         evaluator.prepare(query.where)
 
@@ -778,7 +808,10 @@ def run_query(
     more = len(matched) > query.offset + query.limit
     out = []
     for record in page:
-        row = {col.name: _output(resolver.value(record, col), version) for col in select_cols}
+        row = {
+            col.name: _output(resolver.value(record, col), col, version, resolver.by_id["users"])
+            for col in select_cols
+        }
         row["id"] = record.get("id")
         out.append(row)
     return out, more

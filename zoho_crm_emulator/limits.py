@@ -70,19 +70,31 @@ def coql_credits(version: str, query: str) -> int:
     return 2 if limit <= 1000 else 3
 
 
+@dataclass
+class Charge:
+    """Credits taken from the budget by one call; refunded if the call turns out not to be charged."""
+
+    at: float
+    credits: int
+
+
 class CreditMeter:
-    """Rolling 24-hour credit budget; thread-safe."""
+    """Rolling 24-hour credit budget; thread-safe.
+
+    A call's credits are checked and taken in one step (`try_charge`) before it runs, so calls racing
+    each other can never spend past the budget together; a call Zoho does not charge after all (a 5xx,
+    a bulk job refused) gets them back (`refund`).
+    """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self._events: deque[tuple[float, int]] = deque()
+        self._events: deque[Charge] = deque()
         self._used = 0
         self._lock = threading.Lock()
 
     def _expire(self, now: float) -> None:
-        while self._events and self._events[0][0] <= now - DAY_SECONDS:
-            _, credits = self._events.popleft()
-            self._used -= credits
+        while self._events and self._events[0].at <= now - DAY_SECONDS:
+            self._used -= self._events.popleft().credits
 
     @property
     def used(self) -> int:
@@ -94,19 +106,24 @@ class CreditMeter:
     def remaining(self) -> int:
         return max(0, self.budget - self.used)
 
-    def can_spend(self, credits: int) -> bool:
-        with self._lock:
-            self._expire(time.time())
-            return self._used + credits <= self.budget
-
-    def charge(self, credits: int) -> None:
-        if credits <= 0:
-            return
+    def try_charge(self, credits: int) -> Charge | None:
+        """Take `credits` if they fit in what is left of the budget; None (nothing taken) if not."""
         with self._lock:
             now = time.time()
             self._expire(now)
-            self._events.append((now, credits))
-            self._used += credits
+            if self._used + credits > self.budget:
+                return None
+            charge = Charge(now, max(0, credits))
+            if charge.credits:
+                self._events.append(charge)
+                self._used += charge.credits
+            return charge
+
+    def refund(self, charge: Charge) -> None:
+        with self._lock:
+            if charge.credits and charge.at > time.time() - DAY_SECONDS:
+                self._used -= charge.credits
+            charge.credits = 0
 
     def past_half(self) -> bool:
         """Zoho adds `X-API-CREDITS-REMAINING` once half of the daily credits are used."""

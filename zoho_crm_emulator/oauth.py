@@ -15,7 +15,14 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from .scopes import parse_scopes
-from .state import EmulatorState
+from .state import EmulatorState, TokenRefused
+
+# Zoho's answer past the issuing limit, with HTTP 200 (v8 token-validity.html; Kaizen #43).
+ACCESS_DENIED = {
+    "error_description": "You have made too many requests continuously. Please try again after some time.",
+    "error": "Access Denied",
+    "status": "failure",
+}
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -35,18 +42,24 @@ def token_response(state: EmulatorState, request: Request) -> tuple[int, dict[st
         return 200, {"error": "invalid_client"}
     body: dict[str, Any] = {}
     if grant == "refresh_token":
-        scopes = state.tokens.refresh_scopes(p.get("refresh_token", ""))
+        source = p.get("refresh_token", "")
+        scopes = state.tokens.refresh_scopes(source)
         if scopes is None:
             return 200, {"error": "invalid_code"}
     elif grant == "authorization_code":
         scopes = state.tokens.use_grant_code(p.get("code", ""))
         if scopes is None:
             return 200, {"error": "invalid_code"}
-        body["refresh_token"] = state.tokens.issue_refresh(scopes)
-    else:  # client_credentials: the scopes asked for
+        source = body["refresh_token"] = state.tokens.issue_refresh(scopes)
+    else:  # client_credentials: the scopes asked for; the limits count per client
         scopes = parse_scopes(p.get("scope")) or state.tokens.default_scopes
+        source = f"client:{cfg.client_id}"
+    try:
+        access = state.tokens.issue_access(scopes, grant=source)
+    except TokenRefused:
+        return 200, dict(ACCESS_DENIED)
     body = {
-        "access_token": state.tokens.issue_access(scopes),
+        "access_token": access,
         **body,
         "scope": " ".join(sorted(scopes)),
         "api_domain": state.url,

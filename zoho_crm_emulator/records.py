@@ -16,37 +16,20 @@ from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
-from . import jsonio
 from .external import ExternalSpec, LookupExternal, parse_external
+from .responses import error, json_response, request_error
 from .state import EmulatorState
 from .validation import (
     INVENTORY_LINE_ITEMS,
     LOOKUP_TYPES,
     ModuleSchema,
     check_record,
-    error,
     invalid,
     missing,
 )
 
 Operation = Literal["insert", "update", "upsert"]
 LINE_ITEM_PRODUCT_KEYS = ("Product_Name", "product")
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    if status == 204:
-        return Response(status=204, headers=headers)
-    return Response(jsonio.dumps(body), status=status, mimetype="application/json", headers=headers)
-
-
-def request_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    """A request-level error: one top-level object, no `data` wrapper (reference §2.7)."""
-    return json_response(error(code, message, details or {}), status)
-
-
-def invalid_module(message: str = "the module name given seems to be invalid") -> Response:
-    """Unknown module: wrapped in `data[0]` with `resource_path_index` (reference §2.8)."""
-    return json_response({"data": [error("INVALID_MODULE", message, {"resource_path_index": 0})]}, 400)
 
 
 def write_status(results: list[dict[str, Any]], success_status: int) -> int:

@@ -30,6 +30,9 @@ from .state import (
     DEFAULT_GRANT_CODE,
     DEFAULT_REFRESH_TOKEN,
     DEFAULT_TOKEN_TTL,
+    MAX_ACTIVE_TOKENS,
+    TOKEN_ISSUE_LIMIT,
+    TOKEN_ISSUE_WINDOW_S,
     CatalogLoader,
     EmulatorConfig,
     EmulatorState,
@@ -165,6 +168,9 @@ class ZohoEmulator:
         modules_json: str | None = None,
         fields_dir: str | None = None,
         catalog_loader: CatalogLoader | None = None,
+        token_issue_limit: int | None = TOKEN_ISSUE_LIMIT,
+        token_issue_window: float = TOKEN_ISSUE_WINDOW_S,
+        max_active_tokens: int | None = MAX_ACTIVE_TOKENS,
     ) -> None:
         self.host, self.port = host, port
         self.config = EmulatorConfig(
@@ -183,6 +189,9 @@ class ZohoEmulator:
             fields_dir=fields_dir,
             bulk_rows_per_second=bulk_rows_per_second,
             faults=faults,
+            token_issue_limit=token_issue_limit,
+            token_issue_window=token_issue_window,
+            max_active_tokens=max_active_tokens,
         )
         self.state = EmulatorState(self.config, catalog_loader)
         self.app = EmulatorApp(self.state)  # may be wrapped (middleware) before start()
@@ -227,6 +236,7 @@ class ZohoEmulator:
         tune_own_process()
         self.start()
         print(self.url, flush=True)
+        print(f"inspector: {self.url}/__emulator__/ui", file=sys.stderr, flush=True)
         try:
             if hasattr(signal, "pause"):
                 signal.pause()

@@ -10,6 +10,7 @@ import itertools
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,12 @@ DEFAULT_CLIENT_SECRET = "emulator-client-secret"
 DEFAULT_REFRESH_TOKEN = "1000.emulator.refresh.token"
 DEFAULT_GRANT_CODE = "1000.emulator.grant.code"
 DEFAULT_TOKEN_TTL = 3600.0
+# Zoho's token limits (v8 token-validity.html; Kaizen #43 "Tokens and Limitations"): at most 10 access
+# tokens from one refresh token in 10 minutes, and at most 15 active per refresh token (the 16th
+# invalidates the oldest).
+TOKEN_ISSUE_LIMIT = 10
+TOKEN_ISSUE_WINDOW_S = 600.0
+MAX_ACTIVE_TOKENS = 15
 VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 
 
@@ -76,6 +83,11 @@ class EmulatorConfig:
     fields_dir: str | None = None
     bulk_rows_per_second: int = 50_000
     faults: dict[str, Any] | None = None
+    # Token limits: None turns one off (a test suite that runs many token-refreshing clients against one
+    # emulator); Zoho's values by default.
+    token_issue_limit: int | None = TOKEN_ISSUE_LIMIT
+    token_issue_window: float = TOKEN_ISSUE_WINDOW_S
+    max_active_tokens: int | None = MAX_ACTIVE_TOKENS
 
     def __post_init__(self) -> None:
         if self.edition not in EDITIONS:
@@ -88,22 +100,62 @@ class EmulatorConfig:
         return EDITIONS[self.edition].daily_credits(self.licenses)
 
 
+class TokenRefused(Exception):
+    """Zoho Accounts' "Access Denied": too many access tokens from one refresh token in the window."""
+
+
 class TokenStore:
-    """Refresh tokens, single-use grant codes and access tokens with expiry and scopes; thread-safe."""
+    """Refresh tokens, single-use grant codes and access tokens with expiry and scopes; thread-safe.
+
+    Access tokens are issued per grant (a refresh token, or a client for client_credentials) within
+    Zoho's limits: `issue_limit` tokens per `issue_window` seconds (beyond: TokenRefused), and at most
+    `max_active` valid at once, the oldest invalidated when one more is issued.
+    """
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._lock = threading.Lock()
         self.ttl = config.token_ttl
+        self.issue_limit = config.token_issue_limit
+        self.issue_window = config.token_issue_window
+        self.max_active = config.max_active_tokens
         self.default_scopes = parse_scopes(config.scopes)
         self._refresh: dict[str, frozenset[str]] = {config.refresh_token: self.default_scopes}
         self._grant_codes: dict[str, frozenset[str]] = {config.grant_code: self.default_scopes}
         self._access: dict[str, tuple[float, frozenset[str]]] = {}
+        self._issued: dict[str, deque[float]] = {}  # grant → when its recent tokens were issued
+        self._active: dict[str, deque[str]] = {}  # grant → its access tokens, oldest first
+        self.refused = 0  # token calls answered "Access Denied"
 
-    def issue_access(self, scopes: frozenset[str] | None = None) -> str:
+    def issue_access(self, scopes: frozenset[str] | None = None, grant: str | None = None) -> str:
+        """A new access token; with `grant` (the refresh token or client it comes from) within Zoho's
+        limits, raising TokenRefused past the issuing limit. Without: no limit (the Python helper)."""
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        now = time.monotonic()
         with self._lock:
-            self._access[token] = (time.monotonic() + self.ttl, scopes or self.default_scopes)
+            if grant is not None:
+                self._within_limits(grant, now)
+                self._active.setdefault(grant, deque()).append(token)
+            self._access[token] = (now + self.ttl, scopes or self.default_scopes)
         return token
+
+    def _within_limits(self, grant: str, now: float) -> None:
+        """Count one more token for `grant`, or refuse it; evict its oldest active token past the max."""
+        issued = self._issued.setdefault(grant, deque())
+        while issued and issued[0] <= now - self.issue_window:
+            issued.popleft()
+        if self.issue_limit is not None and len(issued) >= self.issue_limit:
+            self.refused += 1
+            raise TokenRefused(grant)
+        issued.append(now)
+        active = self._active.setdefault(grant, deque())
+        while active and not self._valid(active[0], now):
+            active.popleft()  # expired ones no longer count as active
+        while self.max_active is not None and len(active) >= self.max_active:
+            self._access.pop(active.popleft(), None)
+
+    def _valid(self, token: str, now: float) -> bool:
+        entry = self._access.get(token)
+        return entry is not None and entry[0] > now
 
     def issue_refresh(self, scopes: frozenset[str]) -> str:
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
@@ -126,11 +178,14 @@ class TokenStore:
             return self._refresh.get(token)
 
     def revoke_refresh(self, token: str) -> bool:
+        """Revoke a refresh token and every access token issued from it (token-validity.html)."""
         with self._lock:
+            for access in self._active.pop(token, ()):
+                self._access.pop(access, None)
             return self._refresh.pop(token, None) is not None
 
     def access_scopes(self, token: str) -> frozenset[str] | None:
-        """The token's scopes while it is valid; None when unknown or expired."""
+        """The token's scopes while it is valid; None when unknown, expired or evicted."""
         with self._lock:
             entry = self._access.get(token)
             if entry is None or entry[0] <= time.monotonic():
@@ -145,6 +200,34 @@ class TokenStore:
             for token, (_, scopes) in self._access.items():
                 self._access[token] = (0.0, scopes)
 
+    def forget_issued(self) -> None:
+        """Start the issuing windows afresh (tokens already issued stay valid)."""
+        with self._lock:
+            self._issued.clear()
+            self.refused = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            return {
+                "issue_limit": self.issue_limit,
+                "issue_window_s": self.issue_window,
+                "max_active": self.max_active,
+                "issued_in_window": {
+                    _grant_label(g): sum(1 for t in q if t > now - self.issue_window)
+                    for g, q in self._issued.items()
+                },
+                "active": {
+                    _grant_label(g): sum(1 for t in q if self._valid(t, now)) for g, q in self._active.items()
+                },
+                "refused": self.refused,
+            }
+
+
+def _grant_label(grant: str) -> str:
+    """A refresh token is a secret: introspection names it by its last four characters only."""
+    return f"…{grant[-4:]}" if len(grant) > 8 else grant
+
 
 class CallLog:
     """Every Zoho call (never introspection): method, path, status, records, credits, fault."""
@@ -152,10 +235,21 @@ class CallLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: list[dict[str, Any]] = []
+        self.last_at = 0.0  # time.monotonic() of the latest call (0: none yet)
 
     def add(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self._calls.append(entry)
+            self.last_at = time.monotonic()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def latest(self, n: int) -> list[dict[str, Any]]:
+        """The last `n` calls, newest first (copies)."""
+        with self._lock:
+            return [dict(c) for c in reversed(self._calls[-n:])]
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -235,7 +329,9 @@ class EmulatorState:
 
     # --- run-time controls ------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Records, calls, credits and faults back to empty (tokens stay valid)."""
+        """Records, calls, credits, faults and the token-issuing windows back to empty, as on a new day
+        in a new org (tokens already issued stay valid)."""
+        self.tokens.forget_issued()
         self.store.clear()
         self.calls.clear()
         self.credits.reset()

@@ -130,6 +130,11 @@ class RecordStore:
         with self._lock:
             return [m for m, recs in self._modules.items() if recs.by_id]
 
+    def counts(self) -> dict[str, int]:
+        """Records stored per module (modules never written to are absent)."""
+        with self._lock:
+            return {m: len(recs.by_id) for m, recs in self._modules.items() if recs.by_id}
+
     def get(self, module: str, rid: str) -> dict[str, Any] | None:
         with self._lock:
             return self.module(module).by_id.get(rid)

@@ -18,6 +18,8 @@ from datetime import date
 from functools import cached_property, partial
 from typing import Any
 
+from .responses import error
+
 READ_ONLY_TYPES = frozenset({"autonumber", "formula", "rollup_summary", "profileimage", "territories"})
 SYSTEM_READ_ONLY = frozenset(
     {
@@ -69,11 +71,6 @@ INT_RE = re.compile(r"^-?\d+$")
 NUM_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
-def error(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
-    """One per-record error in Zoho's response shape."""
-    return {"code": code, "details": details, "message": message, "status": "error"}
-
-
 def invalid(api_name: str, path: str, **extra: Any) -> dict[str, Any]:
     return error("INVALID_DATA", "invalid data", {**extra, "api_name": api_name, "json_path": path})
 
@@ -105,7 +102,9 @@ class FieldSpec:
         not_writable = bool(op) and op.get("api_create") is False and op.get("api_update") is False
         unique = item.get("unique")
         lookup = item.get("lookup") or {}
-        lookup_module = (lookup.get("module") or {}).get("api_name") if isinstance(lookup, dict) else None
+        target = lookup.get("module") if isinstance(lookup, dict) else None
+        # `lookup.module` is the module's name (v2, v2.1) or `{"api_name", "id"}` (later versions).
+        lookup_module = target.get("api_name") if isinstance(target, dict) else target
         if data_type in ("ownerlookup", "userlookup"):
             lookup_module = "Users"
         picklist = frozenset(

@@ -5,6 +5,7 @@ Every test talks to the emulator over real HTTP on 127.0.0.1, as a Zoho client w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from zoho_crm_emulator import (
     DEFAULT_REFRESH_TOKEN,
     ZohoEmulator,
 )
+
+from .live import Crm, LiveConfig, fetch_token
 
 TIMEOUT = 5
 
@@ -75,9 +78,14 @@ def zoho() -> Iterator[ZohoEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def api(zoho: ZohoEmulator) -> Iterator[Api]:
-    client = Api(zoho)
+VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
+
+
+@pytest.fixture(params=VERSIONS)
+def api(zoho: ZohoEmulator, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """An authorised client of a fresh emulator, once per API version: the emulator's HTTP tests run
+    in every version it serves."""
+    client = Api(zoho, request.param)
     yield client
     client.session.close()
 
@@ -100,3 +108,46 @@ def api_for() -> Iterator[Callable[..., Api]]:
 def refresh_fixture() -> Callable[..., dict[str, Any]]:
     """The refresh_token grant against an emulator: `refresh(zoho, client_secret="wrong")`."""
     return refresh
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "live: HTTP-only conformance tests (no introspection, no faults) that also run against a real "
+        "Zoho developer/sandbox org with ZOHO_LIVE=1 (tests/emulator/live.py)",
+    )
+
+
+@pytest.fixture(scope="session")
+def live_config() -> LiveConfig | None:
+    """The real org to run the `live` tests against, or None (a local emulator)."""
+    return LiveConfig.from_env()
+
+
+@pytest.fixture(scope="session")
+def live_token(live_config: LiveConfig | None) -> dict[str, Any] | None:
+    """In live mode, one access token for the whole run (Zoho issues 10 per refresh token in 10 minutes)."""
+    if live_config is None:
+        return None
+    return fetch_token(
+        live_config.accounts_url, live_config.client_id, live_config.client_secret, live_config.refresh_token
+    )
+
+
+@pytest.fixture
+def crm(live_config: LiveConfig | None, live_token: dict[str, Any] | None) -> Iterator[Crm]:
+    """A guarded client of the real org (live mode) or of a fresh emulator; the records it created
+    are deleted afterwards, and the test fails if Zoho did not confirm every deletion."""
+    with contextlib.ExitStack() as stack:
+        if live_config is not None and live_token is not None:
+            client = Crm(
+                api_url=live_config.api_url, token_answer=live_token, version=live_config.version, live=True
+            )
+        else:
+            emulator = stack.enter_context(ZohoEmulator())
+            answer = fetch_token(
+                emulator.url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
+            )
+            client = Crm(api_url=emulator.url, token_answer=answer, version="v8", live=False, timeout=TIMEOUT)
+        yield client
+        assert client.close() == [], "records created by the test were not all deleted"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 
@@ -36,6 +37,17 @@ def running(*args: str) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def _token_answer(url: str) -> dict[str, Any]:
+    data = {
+        "grant_type": "refresh_token",
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "refresh_token": "1000.emulator.refresh.token",
+    }
+    answer: dict[str, Any] = requests.post(f"{url}/oauth/v2/token", data=data, timeout=T).json()
+    return answer
 
 
 def _token(
@@ -107,3 +119,14 @@ def test_cli_defaults():
         3600.0,
     )
     assert args.client_id == DEFAULT_CLIENT_ID and args.client_secret == DEFAULT_CLIENT_SECRET
+    assert (args.token_issue_limit, args.max_active_tokens) == (10, 15)  # Zoho's token limits
+
+
+def test_cli_token_limits():
+    """`--token-issue-limit N` / `--max-active-tokens N` (0: no limit), read back over HTTP."""
+    with running("--token-issue-limit", "3", "--max-active-tokens", "0") as url:
+        tokens = requests.get(f"{url}/__emulator__/tokens", timeout=T).json()
+        assert (tokens["issue_limit"], tokens["max_active"]) == (3, None)
+        answers = [_token_answer(url) for _ in range(4)]
+        assert [("access_token" in a) for a in answers] == [True, True, True, False]
+        assert answers[-1]["error"] == "Access Denied"

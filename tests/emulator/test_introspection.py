@@ -23,7 +23,7 @@ def test_records_seed_calls_and_credits(zoho, api):
     calls = requests.get(f"{base}/calls", timeout=T).json()["calls"]
     assert [(c["method"], c["path"], c["status"], c["records"], c["credits"]) for c in calls] == [
         ("POST", "/oauth/v2/token", 200, 0, 0),
-        ("POST", "/crm/v8/Contacts", 201, 1, 1),
+        ("POST", f"/crm/{api.version}/Contacts", 201, 1, 1),
     ]
     credits = requests.get(f"{base}/credits", timeout=T).json()
     assert credits["used"] == 1 and credits["remaining"] == credits["budget"] - 1

@@ -57,13 +57,14 @@ def test_credit_helpers():
     importlib.util.find_spec("zoho_crm_emulator.coql") is None, reason="coql.py not built yet"
 )
 def test_coql_call_is_charged_by_limit_band(api, zoho):
-    """COQL credits by LIMIT band, charged on the call (Get-Records-through-COQL-Query.html)."""
+    """COQL credits by LIMIT band from v4 (COQL-Overview.html v4: 1001-2000 → 3), charged on the call;
+    1 credit in v2/v3, whose calls take at most 200 rows."""
     zoho.add_record("Leads", {"Last_Name": "A", "Email": "a@example.com"})
-    resp = api.post(
-        "coql", json={"select_query": "select id, Email from Leads where Email = 'a@example.com' limit 1500"}
-    )
+    old = api.version in ("v2", "v2.1", "v3")
+    query = f"select id, Email from Leads where Email = 'a@example.com' limit {200 if old else 1500}"
+    resp = api.post("coql", json={"select_query": query})
     assert resp.status_code == 200, resp.text
-    assert zoho.calls[-1]["credits"] == 3
+    assert zoho.calls[-1]["credits"] == (1 if old else 3)
 
 
 def test_daily_budget_header_and_429(api_for):
@@ -137,3 +138,27 @@ def test_sub_concurrency_for_writes_of_more_than_10_records(api_for):
         assert heavy.count(201) <= 10 and heavy.count(429) >= 1
         light = _parallel([write(10, 5000 + 10 * i) for i in range(14)])
         assert light == [201] * 14
+
+
+def test_racing_writes_never_overspend_the_budget(api_for):
+    """api-limits.html: a call is refused once the day's credits are spent. Ten writes of 100 records
+    (10 credits each) racing for the last 10 credits of a 300 budget: exactly one gets through, the
+    others get 429, and 300 are spent, never 310 (the check and the charge are one step)."""
+    with ZohoEmulator(credits=300, latency_ms=400) as zoho:
+        api = api_for(zoho)
+        headers = api.headers()
+        assert zoho.state.credits.try_charge(290) is not None  # 29 writes' worth spent earlier today
+
+        def write(start: int) -> Any:
+            def run() -> int:
+                body = {"data": leads(100, start)}
+                return requests.post(
+                    f"{zoho.url}/crm/v8/Leads", json=body, headers=headers, timeout=10
+                ).status_code
+
+            return run
+
+        statuses = _parallel([write(1000 * i) for i in range(10)])
+        assert sorted(statuses) == [201] + [429] * 9
+        assert zoho.credits_used == 300
+        assert len(zoho.records("Leads")) == 100

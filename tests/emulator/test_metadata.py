@@ -119,7 +119,7 @@ def test_later_versions_use_per_module_subforms(version: str) -> None:
         "Price_Book_Name",
         "Line_Tax",
     } <= set(row)
-    assert row["Product_Name"]["lookup"]["module"]["api_name"] == "Products"
+    assert FieldMeta.from_zoho(row["Product_Name"]).lookup_module == "Products"
     assert row["Product_Name"]["system_mandatory"] and row["Quantity"]["system_mandatory"]
     assert _info(version, "Purchase_Orders").line_items_field == "Purchase_Items"
 
@@ -180,6 +180,18 @@ def test_unique_and_external_fields_parse_as_the_target_expects() -> None:
 def test_lookups_point_at_their_modules(module: str, field: str, target: str) -> None:
     meta = FieldMeta.from_zoho(load_catalog("v4").field(module, field))
     assert (meta.data_type, meta.lookup_module) == ("lookup", target)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_lookup_module_is_a_name_in_v2_and_v2_1_and_an_object_later(version: str) -> None:
+    """field-meta.html (v2): `"lookup": {"module": "Accounts", …}`; Zoho's v2.1 SDK models
+    `lookup.module` as a string too (an object there made it call `INVALID_MODULE`); v3 and later pages
+    show `{"api_name", "id"}`."""
+    module = load_catalog(version).field("Contacts", "Account_Name")["lookup"]["module"]
+    if version in ("v2", "v2.1"):
+        assert module == "Accounts"
+    else:
+        assert module["api_name"] == "Accounts" and module["id"].isdigit()
 
 
 def test_owner_everywhere_and_read_only_system_fields() -> None:

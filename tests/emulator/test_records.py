@@ -59,6 +59,24 @@ def test_insert_duplicate_on_system_duplicate_field(api):
     assert err["details"]["more_records"] is False
 
 
+@pytest.mark.parametrize("version", ["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"])
+def test_duplicate_data_carries_the_existing_records_id(zoho, api_for, version):
+    """Kaizen #177 (duplicate check preferences) shows DUPLICATE_DATA details as `{api_name, json_path,
+    duplicate_record: {id, module, Owner: {name, id, zuid}}, more_records}`, the id being "the record
+    that already exists". The same on update, in every version."""
+    api = api_for(zoho, version)
+    first = api.post("Leads", json={"data": [lead(1)]}).json()["data"][0]["details"]["id"]
+    other = api.post("Leads", json={"data": [lead(2)]}).json()["data"][0]["details"]["id"]
+    for resp in (
+        api.post("Leads", json={"data": [lead(3, Email="lead1@example.com")]}),
+        api.put("Leads", json={"data": [{"id": other, "Email": "lead1@example.com"}]}),
+    ):
+        details = resp.json()["data"][0]["details"]
+        assert details["duplicate_record"]["id"] == first
+        owner = details["duplicate_record"]["Owner"]
+        assert owner["id"] == zoho.records("Leads")[0]["Owner"]["id"] and owner["name"] and owner["zuid"]
+
+
 def test_update_by_id_many_and_one(api, zoho):
     """update-records.html: PUT /{module} with ids (partial update), PUT /{module}/{id}; 200."""
     ids = [r["details"]["id"] for r in api.post("Leads", json={"data": [lead(1), lead(2)]}).json()["data"]]

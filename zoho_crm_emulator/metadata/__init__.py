@@ -132,12 +132,14 @@ class Catalog:
             return
         self._modules[spec.api_name] = module_meta(spec, self.version, sequence)
         specs = [*_system_fields(spec, self.version), *(f for f in spec.fields if f.in_version(self.version))]
-        self._set_fields(spec.api_name, [field_meta(spec.api_name, f) for f in specs])
+        self._set_fields(spec.api_name, [field_meta(spec.api_name, f, self.version) for f in specs])
         self._layout_required[spec.api_name] = {f.api_name for f in specs if f.mandatory or f.layout_required}
         self._dup_fields[spec.api_name] = list(spec.dup_fields)
         if spec.api_name in INVENTORY_LINE_ITEMS and self.version == "v2":
             rows = line_item_row_fields(spec.api_name, True)
-            self._line_item_rows[spec.api_name] = [field_meta("Product_Details", f) for f in rows]
+            self._line_item_rows[spec.api_name] = [
+                field_meta("Product_Details", f, self.version) for f in rows
+            ]
 
     @classmethod
     def builtin(cls, version: str) -> Catalog:

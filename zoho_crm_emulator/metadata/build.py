@@ -113,8 +113,8 @@ def picklist_values(module: str, api_name: str, values: list[str]) -> list[dict[
     ]
 
 
-def field_meta(module: str, spec: F) -> dict[str, Any]:
-    """Expand a spec into one element of Zoho's `{"fields": [...]}` response."""
+def field_meta(module: str, spec: F, version: str = "v8") -> dict[str, Any]:
+    """Expand a spec into one element of Zoho's `{"fields": [...]}` response for an API version."""
     json_type, default_len = JSON_TYPES.get(spec.data_type, ("string", 255))
     label = spec.label or _label(spec.api_name)
     writable = not spec.read_only
@@ -158,7 +158,13 @@ def field_meta(module: str, spec: F) -> dict[str, Any]:
         meta["lookup"] = {
             "display_label": label,
             "api_name": spec.api_name,
-            "module": {"api_name": spec.lookup, "id": stable_id("module", spec.lookup)},
+            # v2/v2.1 name the related module as a string (field-meta.html v2; Zoho's v2.1 SDK models
+            # `lookup.module` as a string); objects `{"api_name", "id"}` from v3.
+            "module": (
+                spec.lookup
+                if version_index(version) <= version_index("v2.1")
+                else {"api_name": spec.lookup, "id": stable_id("module", spec.lookup)}
+            ),
             "id": stable_id(module, "lookup", spec.api_name),
             "query_details": {},
         }
