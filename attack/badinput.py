@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -637,7 +638,12 @@ def judge(case: Case, emu: Emulator, work: Path) -> Verdict:
                 "wrong",
                 "exit 0 where nothing loaded: "
                 + (
-                    f"every record rejected ({rows[0].get('code')} {rows[0].get('field')})"
+                    "every record rejected ("
+                    + ", ".join(
+                        f"{n}x {c} {f}"
+                        for (c, f), n in Counter((r.get("code"), r.get("field")) for r in rows).items()
+                    )
+                    + ")"
                     if rows
                     else "no reject"
                 ),

@@ -123,7 +123,7 @@ def glance(
     for kind, fs in kinds.items():
         names = sorted({f.scenario for f in fs})
         out.append(
-            f"- crash **{kind}** ({len(fs)} events in {', '.join(f'`{n}`' for n in names)}): `{fs[0].repro}`"
+            f"- crash **{kind}** ({len(fs)}, in {', '.join(f'`{n}`' for n in names)}): `{fs[0].repro}`"
         )
     wrong = [v for v in verdicts if v.verdict == "wrong"]
     if wrong:
