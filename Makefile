@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench emulator clean
+.PHONY: install test lint typecheck pytest demo bench attack emulator clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3" >&2; exit 1; }
@@ -33,6 +33,10 @@ demo: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)  # make bench BENCH_ARGS=--quick (or --only cpu,credits)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+ATTACK_ARGS ?=
+attack: $(STAMP)  # make attack ATTACK_ARGS='--quick --seed 7' (or --only NAME, --sections bad)
+	$(BIN)/python -m attack.run $(ATTACK_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/zoho-crm-emulator --host 127.0.0.1 --port 8765

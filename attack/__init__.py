@@ -1,0 +1,1 @@
+"""Adversarial campaign against target-zoho-crm, written from the README alone (issue 13)."""
