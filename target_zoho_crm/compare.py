@@ -1,9 +1,9 @@
 """Is a converted payload already what Zoho holds? The field-by-field comparison behind `skip_unchanged`.
 
 Pure: no I/O. A `RecordComparer` is built once per stream from the mapped fields' metadata; `compare`
-takes a payload as `RecordConverter.convert` makes it (lookups resolved to `{"id": ...}`) and the row a
-COQL `select` of `fields_to_read(...)` returned for the same record, and gives the fields a write would
-change, old → new (empty: the record is unchanged and needs no write).
+takes a payload as `RecordConverter.convert` makes it (lookups resolved to `{"id": ...}`) and the row
+that a COQL `select` of `fields_to_read(...)` returned for the same record, and gives the fields a write
+would change, old → new (empty: the record is unchanged and needs no write).
 
 Row shapes (Get-Records-through-COQL-Query.html, v4-v8): text and picklists as strings, multi-select
 picklists as arrays of strings, booleans as JSON booleans, numbers and currency as JSON numbers, dates
@@ -18,8 +18,9 @@ Normalisation, per field type, as Zoho stores values:
   `display_value`; anything else must match exactly, case included (a case change is a real write);
 - multi-select picklists compare as sets of such values;
 - lookups, owners and layouts compare by id only (COQL adds the display `name` from v7);
-- text is compared exactly; Zoho keeps no empty strings, so `""`, `null` and a key the row lacks are
-  all "empty", and an explicit `null` in the payload only changes a field that holds something;
+- text is compared exactly (case and spaces count); Zoho answers an empty field with `null`, and
+  `""`, `null` and a key the row lacks all read as empty, so an explicit `null` in the payload only
+  changes a field that holds something;
 - a checkbox has two states: `null` in the payload is `false`.
 A property missing from the payload changes nothing. A field whose value cannot be compared from a COQL
 row (subforms and line items, multi-select lookups, file and image uploads, any type this module does
