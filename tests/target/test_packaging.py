@@ -568,3 +568,34 @@ def test_config_env_rejects_a_bad_value_from_the_environment(tmp_path: Path) -> 
     run = _run_env(env, source, tmp_path)
     assert run.returncode != 0
     assert "region" in run.stderr
+
+
+# Fragments of the messages docs/troubleshooting.md quotes, each one string literal of the target's code.
+TROUBLESHOOTING_MESSAGES = [
+    "No Zoho credentials: set client_id, client_secret and refresh_token",
+    "Zoho rejected the OAuth client",
+    "Zoho rejected the refresh token",
+    "Zoho rejected the configured access_token",
+    "Zoho accounts server unreachable",
+    "retried and gave up",
+    "the refresh token lacks a scope this call needs",
+    "only loopback addresses",
+    "matches no Zoho CRM module that accepts records",
+    "which is not a field of",
+    "BATCH messages are not supported",
+    "Zoho kept failing after the request was sent",
+    "more than max_rejects",
+    "the source's own id is not a Zoho record id",
+    "rejected records are in",
+    "names properties the stream schema does not have",
+]
+
+
+def test_troubleshooting_quotes_messages_the_target_prints() -> None:
+    """Each message the troubleshooting page explains is still in the target's code: when one is
+    reworded or removed, this fails until the page follows."""
+    source = " ".join(path.read_text(encoding="utf-8") for path in (ROOT / "target_zoho_crm").rglob("*.py"))
+    page = " ".join((DOCS_DIR / "troubleshooting.md").read_text(encoding="utf-8").split())
+    for fragment in TROUBLESHOOTING_MESSAGES:
+        assert fragment in source, f"the target no longer prints {fragment!r}: update docs/troubleshooting.md"
+        assert fragment in page, f"docs/troubleshooting.md does not explain {fragment!r}"
