@@ -243,7 +243,10 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "usage": (
             "Each stream is loaded into the Zoho module of the same name (or `streams.<name>.module`). "
             "Records are upserted on Zoho's duplicate-check fields by default; refused records go to "
-            "the JSON Lines `rejects_path` file with Zoho's error code, field and message."
+            "the JSON Lines `rejects_path` file with Zoho's error code, field and message. "
+            f"[Recipes]({repo_url()}/blob/main/docs/recipes.md) for common taps, "
+            f"[API credits]({repo_url()}/blob/main/docs/credits.md) and "
+            f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
         "settings": hub_settings(about),
     }

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -360,7 +361,8 @@ def test_hub_logo_exists() -> None:
     assert logo_url.startswith("/assets/logos/loaders/"), logo_url
     logo = HUB_DIR / "static" / logo_url.lstrip("/")
     assert logo.is_file(), logo
-    assert logo.read_text(encoding="utf-8").lstrip().startswith("<svg")
+    root = ElementTree.fromstring(logo.read_text(encoding="utf-8"))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
 
 
 def test_hub_schema_check_can_fail() -> None:
