@@ -7,11 +7,20 @@ target's own config schema and rewrites:
 * the `settings:` / `settings_group_validation:` block between the `BEGIN/END generated settings`
   markers in `meltano.yml`, and
 * the whole `hub/target-zoho-crm--<variant>.yml`, and
-* the settings table between the `BEGIN/END settings` markers in `README.md` (from
-  `--about --format markdown`).
+* the settings table between the `BEGIN/END settings` markers in `docs/settings.md`.
 
-`tests/target/test_packaging.py` fails when either file is out of step; run
-`.venv/bin/python hub/sync_settings.py` after changing `target_zoho_crm/config.py`.
+Settings follow Meltano Hub's own conventions for SDK plugins (meltano/hub `hub-utils`, which builds
+definitions from `--about`): an object setting with declared properties (`faker_config`) becomes one
+dotted setting per property (`faker_config.seed`, `faker_config.locale`), `stream_maps` stays one
+object, and the Hub file lists its settings sorted by name. meltano.yml keeps the schema's order,
+which is the order `meltano config set --interactive` walks. The settings table in docs/ lists the
+target's own settings; singer-sdk's generic ones are named in one line that points to its docs.
+
+The repository's public URL is stated once, as `[project.urls] Repository` in pyproject.toml; the
+Hub definition's `repo`, `docs` and git `pip_url` are derived from it.
+
+`tests/target/test_packaging.py` fails when a file is out of step; run
+`.venv/bin/python hub/sync_settings.py` after changing the target's settings.
 """
 
 from __future__ import annotations
@@ -23,15 +32,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import yaml
+from singer_sdk import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANT = "zoho-crm-singer"
 HUB_FILE = ROOT / "hub" / f"target-zoho-crm--{VARIANT}.yml"
 MELTANO_YML = ROOT / "meltano.yml"
-README = ROOT / "README.md"
-README_BEGIN = "<!-- BEGIN settings (hub/sync_settings.py) -->\n"
-README_END = "<!-- END settings -->\n"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
+DOC_BEGIN = "<!-- BEGIN settings (hub/sync_settings.py) -->\n"
+DOC_END = "<!-- END settings -->\n"
+PYPROJECT = ROOT / "pyproject.toml"
+# The logo as Meltano Hub serves it; the file is hub/static/<same path>, laid out as in meltano/hub so
+# that a Hub pull request copies it as it is.
+LOGO_URL = "/assets/logos/loaders/zoho-crm.svg"
+LOGO_FILE = HUB_FILE.parent / "static" / LOGO_URL.lstrip("/")
+SDK_DOCS = "https://sdk.meltano.com/en/latest/capabilities.html"
+# Settings that hold a map of the user's own keys: Hub keeps them whole (hub-utils does the same for
+# stream_maps); every other object setting with declared properties is split into dotted settings.
+_WHOLE_OBJECTS = {"stream_maps"}
 BEGIN = "    # BEGIN generated settings (hub/sync_settings.py)\n"
 END = "    # END generated settings\n"
 
@@ -53,19 +73,23 @@ def about_json() -> dict[str, Any]:
     return dict(json.loads(_about("json")))
 
 
-def about_settings_table() -> str:
-    """The settings table of `--about --format markdown` (its lines that start with '|')."""
-    lines = _about("markdown").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| Setting"))
-    table = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        # singer-sdk prints str-enum defaults by name ("TargetLoadMethods.APPEND_ONLY"); show the value.
-        table.append(
-            re.sub(r"\bTarget\w+\.([A-Z_]+)\b", lambda m: m.group(1).lower().replace("_", "-"), line)
-        )
-    return "\n".join(table) + "\n"
+def repo_url() -> str:
+    """The repository's public URL: pyproject.toml `[project.urls] Repository`, the one place it is set."""
+    with PYPROJECT.open("rb") as fh:
+        return str(tomllib.load(fh)["project"]["urls"]["Repository"])
+
+
+def raw_url(path: str) -> str:
+    """A file of the repository's main branch as raw text (what `meltano add --from-ref` downloads)."""
+    owner_repo = repo_url().removeprefix("https://github.com/")
+    return f"https://raw.githubusercontent.com/{owner_repo}/main/{path}"
+
+
+def sdk_builtin_names(about: dict[str, Any]) -> list[str]:
+    """The settings singer-sdk adds to every target (and that this one keeps), in --about's order."""
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    Target.append_builtin_config(schema)
+    return [name for name in about["settings"]["properties"] if name in schema["properties"]]
 
 
 def replace_between(text: str, begin: str, end: str, body: str, where: Path) -> str:
@@ -84,10 +108,15 @@ def label_for(name: str, prop: dict[str, Any]) -> str:
 def _types(prop: dict[str, Any]) -> list[str]:
     raw = prop.get("type")
     if isinstance(raw, str):
-        return [raw]
+        return [raw] if raw != "null" else []
     if isinstance(raw, list):
         return [t for t in raw if t != "null"]
-    return []
+    # `oneOf`/`anyOf` of several types (faker_config.seed, .locale): an array when one of them is,
+    # else a string (Meltano passes a string setting through as it is) -- as hub-utils decides.
+    alternatives = [t for alt in prop.get("oneOf") or prop.get("anyOf") or [] for t in _types(alt)]
+    if "array" in alternatives:
+        return ["array"]
+    return ["string"] if alternatives else []
 
 
 def is_secret(prop: dict[str, Any]) -> bool:
@@ -130,9 +159,50 @@ def setting_for(name: str, prop: dict[str, Any]) -> dict[str, Any]:
     return setting
 
 
+def flat_properties(about: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Setting name -> JSON-schema property, objects with declared properties split into dotted names."""
+    flat: dict[str, dict[str, Any]] = {}
+    for name, prop in about["settings"]["properties"].items():
+        children = prop.get("properties") if "object" in _types(prop) else None
+        if children and name not in _WHOLE_OBJECTS:
+            for child, child_prop in children.items():
+                flat[f"{name}.{child}"] = child_prop
+        else:
+            flat[name] = prop
+    return flat
+
+
 def settings_from_about(about: dict[str, Any]) -> list[dict[str, Any]]:
-    props: dict[str, Any] = about["settings"]["properties"]
-    return [setting_for(name, prop) for name, prop in props.items()]
+    """meltano.yml's settings, in the schema's order."""
+    return [setting_for(name, prop) for name, prop in flat_properties(about).items()]
+
+
+def hub_settings(about: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Hub definition's settings: the same, sorted by name as Meltano Hub lists them."""
+    return sorted(settings_from_about(about), key=lambda s: str(s["name"]))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value)
+    return text.replace("|", "\\|")
+
+
+def settings_table(about: dict[str, Any]) -> str:
+    """The Markdown table of the target's own settings, and one line naming singer-sdk's."""
+    builtin = sdk_builtin_names(about)
+    rows = ["| Setting | Default | Description |", "|:--|:--|:--|"]
+    for name, prop in about["settings"]["properties"].items():
+        if name in builtin:
+            continue
+        default = _cell(prop.get("default"))
+        description = _cell(" ".join(str(prop.get("description", "")).split()))
+        rows.append(f"| `{name}` | {f'`{default}`' if default else ''} | {description} |")
+    generic = ", ".join(f"`{name}`" for name in builtin)
+    rows.append("")
+    rows.append(f"Also accepted, as in every singer-sdk target: {generic} ([singer-sdk docs]({SDK_DOCS})).")
+    return "\n".join(rows) + "\n"
 
 
 def dump(data: Any, indent: int = 0) -> str:
@@ -148,14 +218,18 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "variant": VARIANT,
         "label": "Zoho CRM",
         "description": "Customer relationship management (CRM) platform",
-        "logo_url": "/assets/logos/loaders/zoho-crm.png",
+        "logo_url": LOGO_URL,
         "domain_url": "https://www.zoho.com/crm/",
-        "repo": f"https://github.com/{VARIANT}/target-zoho-crm",
-        "docs": f"https://github.com/{VARIANT}/target-zoho-crm#readme",
-        "pip_url": "target-zoho-crm",
+        "repo": repo_url(),
+        "docs": f"{repo_url()}#readme",
+        # No package index release yet: install from the repository (a plain `target-zoho-crm` once
+        # there is one).
+        "pip_url": f"git+{repo_url()}.git",
         "executable": "target-zoho-crm",
         "maintenance_status": "beta",
-        "quality": "silver",
+        # Hub's schema requires `quality`, and Hub rates it (hub-utils `update-quality`); "unknown" is
+        # what Hub's rating gives a community plugin nobody uses yet, so the definition claims nothing.
+        "quality": "unknown",
         "keywords": ["meltano_sdk", "crm", "zoho", "api"],
         "capabilities": list(about["capabilities"]),
         "supported_python_versions": list(about.get("supported_python_versions") or []),
@@ -169,9 +243,12 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "usage": (
             "Each stream is loaded into the Zoho module of the same name (or `streams.<name>.module`). "
             "Records are upserted on Zoho's duplicate-check fields by default; refused records go to "
-            "the JSON Lines `rejects_path` file with Zoho's error code, field and message."
+            "the JSON Lines `rejects_path` file with Zoho's error code, field and message. "
+            f"[Recipes]({repo_url()}/blob/main/docs/recipes.md) for common taps, "
+            f"[API credits]({repo_url()}/blob/main/docs/credits.md) and "
+            f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
-        "settings": settings_from_about(about),
+        "settings": hub_settings(about),
     }
 
 
@@ -195,10 +272,12 @@ def main() -> None:
     text = MELTANO_YML.read_text(encoding="utf-8")
     text = replace_between(text, BEGIN, END, render_meltano_block(about), MELTANO_YML)
     MELTANO_YML.write_text(text, encoding="utf-8")
-    readme = README.read_text(encoding="utf-8")
-    readme = replace_between(readme, README_BEGIN, README_END, about_settings_table(), README)
-    README.write_text(readme, encoding="utf-8")
-    print(f"wrote {HUB_FILE.relative_to(ROOT)} and the settings in meltano.yml and README.md")
+    doc = SETTINGS_DOC.read_text(encoding="utf-8")
+    doc = replace_between(doc, DOC_BEGIN, DOC_END, settings_table(about), SETTINGS_DOC)
+    SETTINGS_DOC.write_text(doc, encoding="utf-8")
+    print(
+        f"wrote {HUB_FILE.relative_to(ROOT)} and the settings in meltano.yml and {SETTINGS_DOC.relative_to(ROOT)}"
+    )
 
 
 if __name__ == "__main__":

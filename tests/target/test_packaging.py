@@ -1,4 +1,7 @@
-"""Packaging: the console script's --about/--version, meltano.yml and the Meltano Hub definition.
+"""Packaging: the console script's --about/--version, meltano.yml, the Meltano Hub definition, the
+package's metadata and licence, and README links that work where the README is shown without the
+repository (a package index page renders README.md with no repository beside it, so a relative link
+there is broken).
 
 Meltano passes settings to the target as a config file built from the `settings` declared in
 meltano.yml, and redacts only settings marked `sensitive` (Meltano docs, "Plugin definition syntax" /
@@ -13,23 +16,28 @@ from __future__ import annotations
 
 import copy
 import importlib.metadata
+import importlib.resources
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).parent / "target-zoho-crm"
 HUB_DIR = ROOT / "hub"
+DOCS_DIR = ROOT / "docs"
 
 # Meltano Hub: required and allowed top-level keys of a loader definition, capabilities a loader may
 # declare, and the keys/kinds of one setting (meltano/hub schemas, see module docstring).
@@ -180,6 +188,37 @@ def _schema_properties() -> dict[str, Any]:
     return dict(schema["properties"])
 
 
+def _setting_properties() -> dict[str, Any]:
+    """Meltano setting name -> schema property: as Meltano Hub names SDK settings, an object setting
+    with declared properties becomes dotted settings (`faker_config.seed`); `stream_maps` stays whole."""
+    flat: dict[str, Any] = {}
+    for name, prop in _schema_properties().items():
+        children = prop.get("properties")
+        if children and name != "stream_maps":
+            flat.update({f"{name}.{child}": sub for child, sub in children.items()})
+        else:
+            flat[name] = prop
+    return flat
+
+
+def _sdk_builtins() -> set[str]:
+    """The settings singer-sdk gives every target."""
+    from singer_sdk import Target
+
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    Target.append_builtin_config(schema)
+    return set(schema["properties"])
+
+
+def _pyproject() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        return dict(tomllib.load(fh))
+
+
+def _repo_url() -> str:
+    return str(_pyproject()["project"]["urls"]["Repository"])
+
+
 def _meltano_yml() -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8")))
 
@@ -235,7 +274,9 @@ def test_meltano_yml_lists_every_setting_and_nothing_else() -> None:
     assert loader["executable"] == "target-zoho-crm"
     names = [s["name"] for s in loader["settings"]]
     assert len(names) == len(set(names)), "duplicate setting"
-    assert set(names) == set(_schema_properties())
+    assert set(names) == set(_setting_properties())
+    assert {"faker_config.seed", "faker_config.locale", "stream_maps"} <= set(names)
+    assert "faker_config" not in names
     assert set(loader["capabilities"]) == set(_about()["capabilities"])
 
 
@@ -246,9 +287,21 @@ def test_meltano_settings_are_generated_from_about() -> None:
     stale = "out of step with --about: run `.venv/bin/python hub/sync_settings.py`"
     assert _loader()["settings"] == expected, f"meltano.yml {stale}"
     assert _loader()["settings_group_validation"] == sync.SETTINGS_GROUP_VALIDATION, f"meltano.yml {stale}"
-    assert _hub()["settings"] == expected, f"hub definition {stale}"
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert sync.about_settings_table() in readme, f"README settings table {stale}"
+    assert _hub()["settings"] == sorted(expected, key=lambda s: s["name"]), f"hub definition {stale}"
+    doc = (DOCS_DIR / "settings.md").read_text(encoding="utf-8")
+    assert sync.settings_table(_about()) in doc, f"docs/settings.md table {stale}"
+
+
+def test_hub_settings_are_sorted_and_split_as_hub_lists_sdk_settings() -> None:
+    """Meltano Hub lists a definition's settings by name, and names an SDK object setting's properties
+    as dotted settings (meltano/hub _data/meltano/loaders/target-postgres/meltanolabs.yml:
+    `faker_config.locale` kind array, `faker_config.seed` kind string; `stream_maps` one object)."""
+    settings = {s["name"]: s for s in _hub()["settings"]}
+    assert list(settings) == sorted(settings)
+    assert "faker_config" not in settings
+    assert settings["faker_config.locale"]["kind"] == "array"
+    assert settings["faker_config.seed"]["kind"] == "string"
+    assert settings["stream_maps"]["kind"] == "object"
 
 
 def test_secrets_are_sensitive_passwords_everywhere() -> None:
@@ -266,7 +319,7 @@ def test_secrets_are_sensitive_passwords_everywhere() -> None:
 
 
 def test_every_setting_is_described_with_a_valid_default() -> None:
-    props = _schema_properties()
+    props = _setting_properties()
     for s in _loader()["settings"]:
         assert s.get("label") and s.get("kind"), s
         prop = props[s["name"]]
@@ -288,6 +341,28 @@ def test_hub_definition_is_valid_for_meltano_hub() -> None:
     names = {s["name"] for s in hub["settings"]}
     for group in hub["settings_group_validation"]:
         assert set(group) <= names, group
+
+
+def test_hub_definition_installs_from_the_repository_and_claims_no_quality() -> None:
+    """Until a package index release exists, `pip_url` is the repository's git URL (pip's
+    `git+https://` form); Hub rates `quality` itself, so the definition says "unknown" (the schema
+    requires the key; "unknown" is what Hub's rating gives a new community plugin)."""
+    hub = _hub()
+    repo = _repo_url()
+    assert hub["repo"] == repo
+    assert hub["docs"].startswith(repo)
+    assert hub["pip_url"] == f"git+{repo}.git"
+    assert hub["quality"] == "unknown"
+
+
+def test_hub_logo_exists() -> None:
+    """Hub serves `logo_url` from its `static/` folder; hub/static/ holds the same path."""
+    logo_url = _hub()["logo_url"]
+    assert logo_url.startswith("/assets/logos/loaders/"), logo_url
+    logo = HUB_DIR / "static" / logo_url.lstrip("/")
+    assert logo.is_file(), logo
+    root = ElementTree.fromstring(logo.read_text(encoding="utf-8"))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
 
 
 def test_hub_schema_check_can_fail() -> None:
@@ -315,10 +390,117 @@ def test_demo_environment_reads_the_demo_csv_files() -> None:
     assert target["config"]["rejects_path"] == "${MELTANO_PROJECT_ROOT}/demo/output/rejects.jsonl"
 
 
-def test_readme_settings_table_lists_every_setting() -> None:
+def test_settings_doc_has_a_row_per_own_setting_and_names_the_sdk_ones() -> None:
+    """docs/settings.md: a table row for each of the target's own settings; singer-sdk's generic
+    settings are named once, outside the table."""
+    doc = (DOCS_DIR / "settings.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([a-z_.]+)` \|", doc, flags=re.MULTILINE))
+    builtins = _sdk_builtins() & set(_schema_properties())
+    assert rows == set(_schema_properties()) - builtins
+    generic_line = next(line for line in doc.splitlines() if line.startswith("Also accepted"))
+    for name in builtins:
+        assert f"`{name}`" in generic_line, name
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)|<a [^>]*href=\"([^\"]+)\"|<img [^>]*src=\"([^\"]+)\"")
+
+
+def _links(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in _LINK.finditer(text)]
+
+
+def test_readme_links_are_absolute_and_point_into_the_repository() -> None:
+    """Every README link works on a package index page: absolute, or an anchor of the README itself.
+    A link into this repository starts with the one repository URL (pyproject.toml) and names a file or
+    folder that exists."""
+    repo = _repo_url()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in _schema_properties():
-        assert f"| {name} |" in readme or f"| `{name}` |" in readme, name
+    links = _links(readme)
+    assert links, "no links found: the pattern is broken"
+    for link in links:
+        assert link.startswith(("https://", "#")), f"relative or insecure link in README.md: {link}"
+        if "github.com" in link and "target-zoho-crm" in link:
+            assert link.startswith(repo + "/"), f"{link} is not under {repo}"
+        if link.startswith(repo + "/"):
+            kind, branch, path = link.removeprefix(repo + "/").split("/", 2)
+            assert kind in ("blob", "tree") and branch == "main", link
+            assert (ROOT / path.split("#")[0]).exists(), f"{link}: no {path} in the repository"
+
+
+def test_readme_link_check_can_fail() -> None:
+    """The pattern sees Markdown links, HTML links and images, relative ones included."""
+    assert _links('[a](docs/x.md) <a href="LICENSE">b</a> <img src="hub/x.svg">') == [
+        "docs/x.md",
+        "LICENSE",
+        "hub/x.svg",
+    ]
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation but `-` and `_` dropped, spaces as `-`."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_docs_links_resolve() -> None:
+    """Links between the files of docs/ (relative, as GitHub renders them) name files and headings
+    that exist."""
+    for page in sorted(DOCS_DIR.glob("*.md")):
+        for link in _links(page.read_text(encoding="utf-8")):
+            if link.startswith(("https://", "http://", "mailto:")):
+                continue
+            path, _, anchor = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            assert target.exists(), f"{page.name}: {link}"
+            if anchor and target.suffix == ".md":
+                assert anchor in _anchors(target), f"{page.name}: {link}: no such heading"
+
+
+def test_meltano_docs_give_the_hub_definition_url() -> None:
+    """The `meltano add --from-ref` command in the docs downloads this repository's Hub definition."""
+    sync = _sync_module()
+    url = sync.raw_url(f"hub/{_hub_files()[0].name}")
+    assert url.startswith("https://raw.githubusercontent.com/")
+    doc = (DOCS_DIR / "meltano.md").read_text(encoding="utf-8")
+    assert f"meltano add --plugin-type loader target-zoho-crm --from-ref {url}" in doc
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"--from-ref {url}" in readme
+
+
+def test_license_and_project_metadata() -> None:
+    """The declared Apache-2.0 licence ships as LICENSE (its full text), and the installed metadata
+    carries the project URLs and classifiers (PEP 639: an SPDX expression and no licence classifier)."""
+    project = _pyproject()["project"]
+    assert project["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
+    repo = _repo_url()
+    assert all(url.startswith(repo) for url in project["urls"].values()), project["urls"]
+    assert not [c for c in project["classifiers"] if c.startswith("License ::")]
+    versions = {
+        c.rsplit(" ", 1)[1]
+        for c in project["classifiers"]
+        if re.match(r"Programming Language :: Python :: 3\.\d+$", c)
+    }
+    assert versions == set(_about()["supported_python_versions"])
+
+    meta = importlib.metadata.metadata("target-zoho-crm")
+    stale = "installed metadata differs from pyproject.toml: run `make install`"
+    assert meta.get_all("License-Expression") == ["Apache-2.0"], stale
+    assert "LICENSE" in (meta.get_all("License-File") or []), stale
+    assert set(meta.get_all("Classifier") or []) == set(project["classifiers"]), stale
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
+    assert urls == project["urls"], stale
+
+
+def test_emulator_readme_ships_with_the_emulator_package() -> None:
+    """The emulator's README is package data of `zoho_crm_emulator`, readable from the installed package."""
+    package_data = _pyproject()["tool"]["setuptools"]["package-data"]
+    assert "README.md" in package_data["zoho_crm_emulator"]
+    readme = importlib.resources.files("zoho_crm_emulator") / "README.md"
+    assert readme.is_file()
+    assert readme.read_text(encoding="utf-8").startswith("# Zoho CRM emulator")
 
 
 def _env_for(settings: dict[str, Any]) -> dict[str, str]:
@@ -388,3 +570,34 @@ def test_config_env_rejects_a_bad_value_from_the_environment(tmp_path: Path) -> 
     run = _run_env(env, source, tmp_path)
     assert run.returncode != 0
     assert "region" in run.stderr
+
+
+# Fragments of the messages docs/troubleshooting.md quotes, each one string literal of the target's code.
+TROUBLESHOOTING_MESSAGES = [
+    "No Zoho credentials: set client_id, client_secret and refresh_token",
+    "Zoho rejected the OAuth client",
+    "Zoho rejected the refresh token",
+    "Zoho rejected the configured access_token",
+    "Zoho accounts server unreachable",
+    "retried and gave up",
+    "the refresh token lacks a scope this call needs",
+    "only loopback addresses",
+    "matches no Zoho CRM module that accepts records",
+    "which is not a field of",
+    "BATCH messages are not supported",
+    "Zoho kept failing after the request was sent",
+    "more than max_rejects",
+    "the source's own id is not a Zoho record id",
+    "rejected records are in",
+    "names properties the stream schema does not have",
+]
+
+
+def test_troubleshooting_quotes_messages_the_target_prints() -> None:
+    """Each message the troubleshooting page explains is still in the target's code: when one is
+    reworded or removed, this fails until the page follows."""
+    source = " ".join(path.read_text(encoding="utf-8") for path in (ROOT / "target_zoho_crm").rglob("*.py"))
+    page = " ".join((DOCS_DIR / "troubleshooting.md").read_text(encoding="utf-8").split())
+    for fragment in TROUBLESHOOTING_MESSAGES:
+        assert fragment in source, f"the target no longer prints {fragment!r}: update docs/troubleshooting.md"
+        assert fragment in page, f"docs/troubleshooting.md does not explain {fragment!r}"
