@@ -36,7 +36,7 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from target_zoho_crm.types import FieldMeta, ModuleInfo
+from target_zoho_crm.model import FieldMeta, ModuleInfo
 
 __all__ = [
     "COQL_SELECT_MAX",

@@ -14,21 +14,21 @@ import json
 import random
 import string
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from target_zoho_crm.compare import (
+from target_zoho_crm.model import FieldMeta, LookupRef, ModuleInfo
+from target_zoho_crm.transform.compare import (
     COQL_SELECT_MAX,
     FieldChange,
     RecordComparer,
     comparable,
     fields_to_read,
 )
-from target_zoho_crm.convert import RecordConverter
-from target_zoho_crm.fields import FieldMapper
-from target_zoho_crm.lookups import LookupRef
-from target_zoho_crm.types import FieldMeta, ModuleInfo
+from target_zoho_crm.transform.convert import RecordConverter
+from target_zoho_crm.transform.mapping import FieldMapper
 
 ACCOUNT_ID = "554023000000238116"
 OTHER_ACCOUNT_ID = "554023000000238121"
@@ -451,7 +451,12 @@ def test_converted_values_compare_with_what_zoho_returns() -> None:
 
 def test_decimals_compare_at_the_fields_decimal_places() -> None:
     payload = convert({"Annual_Revenue": "10.005", "Score": 1.23449, "Budget": "7.0004"})
-    assert payload == {"Annual_Revenue": 10.01, "Score": 1.234, "Budget": 7.0}
+    # The converter keeps every digit the field allows, as Decimals (not floats).
+    assert payload == {
+        "Annual_Revenue": Decimal("10.01"),
+        "Score": Decimal("1.234"),
+        "Budget": Decimal("7.000"),
+    }
     assert changes(payload, {"Annual_Revenue": 10.01, "Score": 1.234, "Budget": 7}) == ()
     assert [c.field for c in changes(payload, {"Annual_Revenue": 10.0, "Score": 1.235, "Budget": 7.001})] == [
         "Annual_Revenue",
