@@ -14,6 +14,7 @@ from target_zoho_crm.load.batch import LoadParts
 from target_zoho_crm.load.lookups import LookupResolver
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.load.policy import LoadPolicy, StreamRegistry
+from target_zoho_crm.report.plan import PlanWriter
 from target_zoho_crm.report.redact import REDACTOR, Redactor
 from target_zoho_crm.report.rejects import RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
@@ -75,6 +76,11 @@ class RunContext:
         self.redactor = redactor
         self.keeper = keeper
         self.rejects = RejectsWriter(settings.rejects_path, scrub=redactor.redact)
+        self.plan = (
+            PlanWriter(settings.plan_path, scrub=redactor.redact)
+            if settings.dry_run and settings.plan_path
+            else None
+        )
         self.summary = RunSummary()
         self.streams = StreamRegistry()
         self._to_close: list[Any] = []
@@ -102,6 +108,7 @@ class RunContext:
             pool=pool,
             summary=self.summary,
             rejects=self.rejects,
+            plan=self.plan,
             close_at_end=self._to_close.append,
         )
 
@@ -127,6 +134,8 @@ class RunContext:
             writer.close()
         if self._parts is not None:
             self._parts.pool.shutdown(wait=True)
+        if self.plan is not None:
+            self.plan.close()
 
 
 def run_context_of(target: Any) -> RunContext:

@@ -18,12 +18,14 @@ from singer_sdk import BatchSink, Target
 from singer_sdk.exceptions import InvalidJSONSchema
 from typing_extensions import override
 
-from target_zoho_crm.load.batch import INVALID_MARK, SEQ_MARK, BatchLoader
+from target_zoho_crm.load.batch import DELETED_AT, INVALID_MARK, SEQ_MARK, BatchLoader
 from target_zoho_crm.load.ordering import BatchProgress, Lane
 from target_zoho_crm.load.plan import StreamPlan, plan_stream
 from target_zoho_crm.load.spool import RecordSpool
 from target_zoho_crm.model import ModuleInfo
 from target_zoho_crm.run import RunContext, run_context_of
+
+_ABSENT = object()
 
 
 class ZohoSink(BatchSink):
@@ -71,6 +73,24 @@ class ZohoSink(BatchSink):
             plan.api_type,
         )
         self.run.streams.register(stream_name, self)  # replaces the sink of the stream's previous SCHEMA
+
+    # -- singer-sdk's metadata columns: `_sdc_deleted_at` is kept --------------------------------------------
+    # singer-sdk drops it with the other `_sdc_` columns unless add_record_metadata is set; this target
+    # needs it: with hard_delete it deletes the record's Zoho match, without it is an ordinary property
+    # that a field_map may name.
+    @override
+    def _remove_sdc_metadata_from_schema(self) -> None:
+        kept = (self.schema.get("properties") or {}).get(DELETED_AT)
+        super()._remove_sdc_metadata_from_schema()
+        if kept is not None:
+            self.schema["properties"][DELETED_AT] = kept
+
+    @override
+    def _remove_sdc_metadata_from_record(self, record: dict[str, Any]) -> None:
+        kept = record.get(DELETED_AT, _ABSENT)
+        super()._remove_sdc_metadata_from_record(record)
+        if kept is not _ABSENT:
+            record[DELETED_AT] = kept
 
     # -- what the rest of the target reads ------------------------------------------------------------------
     @property

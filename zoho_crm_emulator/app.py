@@ -109,6 +109,9 @@ class EmulatorApp:
         if kind == "list":
             assert module is not None
             return h.list(request, module)
+        if kind == "count":
+            assert module is not None
+            return h.count(module)
         if kind.startswith("meta_"):
             return self._metadata(call)
         if kind == "coql":

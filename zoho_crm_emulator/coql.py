@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .metadata.build import version_index
 
@@ -368,6 +369,7 @@ class Column:
     name: str
     path: list[tuple[str, str]]  # (module, field api name) per hop; last hop is the value
     data_type: str
+    places: int | None = None  # decimal places of a double / currency / percent field
 
 
 def _invalid_column(name: str, clause: str) -> CoqlError:
@@ -384,6 +386,7 @@ def resolve_column(catalog: CatalogLike, module: str, name: str, clause: str) ->
     path: list[tuple[str, str]] = []
     current = module
     data_type = "bigint"
+    places: Any = None
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if current == "users":
@@ -402,6 +405,10 @@ def resolve_column(catalog: CatalogLike, module: str, name: str, clause: str) ->
         if meta is None:
             raise _invalid_column(name, clause)
         data_type = str(meta.get("data_type") or "text")
+        places = meta.get("decimal_place")
+        if places is None and data_type == "currency":
+            precision = (meta.get("currency") or {}).get("precision")
+            places = precision if isinstance(precision, int) else 2
         path.append((current, part))
         if not last:
             if data_type in ("ownerlookup", "userlookup"):
@@ -414,7 +421,7 @@ def resolve_column(catalog: CatalogLike, module: str, name: str, clause: str) ->
                     raise _invalid_column(name, clause)
             else:
                 raise _invalid_column(name, clause)
-    return Column(name, path, data_type)
+    return Column(name, path, data_type, places if isinstance(places, int) else None)
 
 
 class _Resolver:
@@ -690,9 +697,32 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value).casefold())
 
 
-def _output(value: Any, col: Column, version: str, users: dict[str, dict[str, Any]]) -> Any:
-    """Lookup values as `{"id"}`, plus `name` from v7 (v7 changelog: display names in SELECT); a user
-    (Owner, Created_By, …) is named by the user's last name only, as COQL shows it."""
+DECIMAL_TYPES = {"double", "currency", "percent", "decimal"}
+
+
+def _output(
+    value: Any, col: Column, version: str, users: dict[str, dict[str, Any]], org_tz: Any = timezone.utc
+) -> Any:
+    """A value in the shape COQL answers it (Get-Records-through-COQL-Query.html): an empty field as
+    `null`; a datetime in the org's time zone (`2024-06-05T02:04:09-07:00`), whatever offset it was
+    written with; a decimal, currency or percent as a number at the field's decimal places; lookups as
+    `{"id"}`, plus `name` from v7 (v7 changelog: display names in SELECT); a user (Owner, Created_By, …)
+    is named by the user's last name only, as COQL shows it."""
+    if value == "":
+        return None
+    if col.data_type == "datetime" and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(org_tz).replace(microsecond=0).isoformat()
+    if col.data_type in DECIMAL_TYPES and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if col.places is None:
+            return value
+        rounded = round(float(value), col.places)
+        return int(rounded) if col.places == 0 else rounded
     if isinstance(value, dict) and "id" in value:
         out = {"id": value["id"]}
         if version_index(version) >= version_index("v7") and "name" in value:
@@ -700,6 +730,15 @@ def _output(value: Any, col: Column, version: str, users: dict[str, dict[str, An
             out["name"] = user.get("last_name", value["name"]) if user else value["name"]
         return out
     return value
+
+
+def _org_zone(catalog: CatalogLike) -> Any:
+    """The org's time zone (GET /org `time_zone`), in which Zoho answers datetimes."""
+    name = (getattr(catalog, "org", None) or {}).get("time_zone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
 
 
 IndexLookup = Callable[[str, str, list[Any]], list[dict[str, Any]]]
@@ -806,10 +845,11 @@ def run_query(
     reachable = matched[:total]
     page = reachable[query.offset : query.offset + query.limit]
     more = len(matched) > query.offset + query.limit
+    org_tz = _org_zone(catalog)
     out = []
     for record in page:
         row = {
-            col.name: _output(resolver.value(record, col), col, version, resolver.by_id["users"])
+            col.name: _output(resolver.value(record, col), col, version, resolver.by_id["users"], org_tz)
             for col in select_cols
         }
         row["id"] = record.get("id")

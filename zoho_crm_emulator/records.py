@@ -515,6 +515,10 @@ class RecordHandlers:
             return json_response(None, 204)
         return json_response({"data": [_select(rec, request.args.get("fields"))]})
 
+    def count(self, module: str) -> Response:
+        """`GET /{module}/actions/count`: the module's record count (get-record-count.html)."""
+        return json_response({"count": len(self.service.state.store.iter_records(module))})
+
     def list(self, request: Request, module: str) -> Response:
         """`GET /{module}`: stored records, `page`/`per_page` (≤ 200), 204 when there are none."""
         try:

@@ -34,6 +34,7 @@ EXPECTED_METHOD = {
     "bulk_create": "POST",
     "bulk_status": "GET",
     "bulk_download": "GET",
+    "count": "GET",
 }
 
 
@@ -94,6 +95,9 @@ def _module_route(method: str, version: str, rest: list[str]) -> Route | None:
             return Route("search" if method == "GET" else "bad_method", version, module=head)
         kind = {"GET": "get_one", "PUT": "update_one", "DELETE": "delete_one"}.get(method, "bad_method")
         return Route(kind, version, module=head, record_id=rest[1])
+    if len(rest) == 3 and rest[1:] == ["actions", "count"]:
+        # Get Record Count (get-record-count.html, v3+): GET /{module}/actions/count → {"count": n}
+        return Route("count", version, module=head)
     return None
 
 

@@ -67,6 +67,7 @@ MODULE_OPS = {
     "get_one": "READ",
     "list": "READ",
     "search": "READ",
+    "count": "READ",
 }
 FIXED = {
     "meta_modules": "ZohoCRM.settings.modules.READ",

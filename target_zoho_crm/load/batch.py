@@ -15,24 +15,37 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from target_zoho_crm.errors import LookupQueryError
+from target_zoho_crm.load.existing import Existing, ExistingReader, Held
 from target_zoho_crm.load.keys import fold_key
-from target_zoho_crm.load.lookups import LookupResolver
+from target_zoho_crm.load.lookups import AMBIGUOUS_KEY, LookupResolver
 from target_zoho_crm.load.ordering import BatchProgress, Lane, StateKeeper
 from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.load.policy import LoadPolicy
 from target_zoho_crm.load.spool import RecordSpool
-from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, is_empty, unpack
+from target_zoho_crm.model import (
+    Outcome,
+    PreparedRecord,
+    RecordSource,
+    ZohoError,
+    is_empty,
+    is_key_value,
+    unpack,
+)
+from target_zoho_crm.report.plan import PlanWriter
 from target_zoho_crm.report.rejects import RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
+from target_zoho_crm.transform.compare import RecordComparer
 from target_zoho_crm.zoho.bulk import BulkWriter
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.credits import REST_RECORDS_PER_CALL, choose_api
-from target_zoho_crm.zoho.rest import RestWriter
+from target_zoho_crm.zoho.rest import RestWriter, delete_records
 
 # Marks the sink puts on a buffered tap record: its sequence number, and why it failed its schema.
 INVALID_MARK = "__target_zoho_crm_invalid__"
 SEQ_MARK = "__target_zoho_crm_seq__"
+DELETED_AT = "_sdc_deleted_at"  # singer-sdk's soft-delete column (hard_delete)
 FENCE_PRUNE_AT = 50_000  # keys remembered by the REST key fence before finished chunks are dropped
 
 Batch = list[dict[str, Any]] | RecordSpool
@@ -52,6 +65,7 @@ class LoadParts:
     summary: RunSummary
     rejects: RejectsWriter
     close_at_end: Callable[[Any], None]  # writers whose threads outlive a sink (Bulk job pollers)
+    plan: PlanWriter | None = None  # the dry run's plan file (dry_run with plan_path)
 
 
 class BatchLoader:
@@ -67,6 +81,10 @@ class BatchLoader:
         self._lock = threading.Lock()
         self._rest: RestWriter | None = None
         self._bulk: BulkWriter | None = None
+        self._deleting: set[int] = set()  # indexes of this loader's records that delete (hard_delete)
+        self._keys = _key_fields(plan)
+        self._existing: ExistingReader | None = None
+        self._read_failed = False
 
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
@@ -90,13 +108,25 @@ class BatchLoader:
             stats.add(self.stream_name, merged=merged)
         for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
             dep.exception()
+        deletes = [r for r in prepared if r.index in self._deleting]
+        if deletes:
+            prepared = [r for r in prepared if r.index not in self._deleting]
+            self._deleting.difference_update(r.index for r in deletes)
+        resolved = False
+        existing = self._read_existing(prepared, deletes)
+        if deletes:
+            self._delete(deletes, existing)
+        if existing is not None and prepared:
+            prepared = self._resolve(prepared, find=existing.ids)
+            prepared = self._drop_unchanged(prepared, existing)
+            resolved = True
         api = self._api_for(len(prepared))
         stats.used_api(self.stream_name, api)
         previous = self.lane.previous
         if api == "bulk":
-            work = self._write_bulk(prepared, progress, previous)
+            work = self._write_bulk(prepared, progress, previous, resolved=resolved)
         else:
-            work = self._write_rest(prepared, progress)
+            work = self._write_rest(prepared, progress, resolved=resolved)
         progress.finish_when([*work, *([previous] if previous is not None else [])])
         self.lane.previous, self.lane.previous_api = progress.done, api
 
@@ -137,7 +167,8 @@ class BatchLoader:
         record stays on disk as the PreparedRecord's source (only the rejects file reads it again)."""
         prepared: list[PreparedRecord] = []
         converter = self.plan.converter
-        key_field = self.plan.key_field
+        key_field = self.plan.key_field or (self._keys[0] if self._keys else None)
+        hard_delete = self.parts.settings.hard_delete
         for item in records:
             record = unpack(item)
             index = record[SEQ_MARK]
@@ -148,11 +179,30 @@ class BatchLoader:
                     ZohoError("INVALID_RECORD", f"record does not match its stream's schema: {invalid}"),
                 )
                 continue
+            deleting = hard_delete and not is_empty(record.get(DELETED_AT))
+            if deleting:
+                record = {k: v for k, v in record.items() if k != DELETED_AT}
             payload, errors = converter.convert(record)
-            if errors:
+            if deleting:
+                # Only the key is needed to find what to delete: a deleted row may lack mandatory fields.
+                payload = {k: payload[k] for k in self._keys if is_key_value(payload.get(k))}
+                if not payload:
+                    self.reject(
+                        record,
+                        ZohoError(
+                            "MISSING_KEY",
+                            f"a deleted record ({DELETED_AT} is set) needs a value in one of "
+                            f"{', '.join(self._keys) or 'its key fields'} to find the Zoho record to delete",
+                        ),
+                    )
+                    continue
+                self._deleting.add(index)
+            elif errors:
                 self.reject(record, errors[0], more=errors[1:])
                 continue
             key = payload.get(key_field) if key_field else None
+            if deleting and key is None:
+                key = next(iter(payload.values()))
             prepared.append(
                 PreparedRecord(
                     index=index,
@@ -163,7 +213,9 @@ class BatchLoader:
             )
         return prepared
 
-    def _write_rest(self, prepared: list[PreparedRecord], progress: BatchProgress) -> list[Future[Any]]:
+    def _write_rest(
+        self, prepared: list[PreparedRecord], progress: BatchProgress, *, resolved: bool = False
+    ) -> list[Future[Any]]:
         """Chunks of 100 go to the shared pool at once, where their lookups are resolved and they are
         sent; the lane goes on to the next batch meanwhile, so Zoho's concurrency stays filled across
         batch boundaries and the pool threads only wait on the network.
@@ -181,7 +233,9 @@ class BatchLoader:
         for number, chunk in enumerate(chunks):
             keys = [fold_key(r.key) for r in chunk if r.key is not None]
             waits = {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}
-            future = self.parts.pool.submit(self._rest_chunk, writer, chunk, progress, number, waits)
+            future = self.parts.pool.submit(
+                self._rest_chunk, writer, chunk, progress, number, waits, resolved
+            )
             for key in keys:
                 self.lane.fence[key] = future
             futures.append(future)
@@ -196,14 +250,17 @@ class BatchLoader:
         progress: BatchProgress,
         number: int,
         waits: set[Future[Any]],
+        resolved: bool = False,
     ) -> None:
         for earlier in waits:
             earlier.result()  # an earlier write of one of these keys failed: this one must not overtake it
         parts = self.parts
         parts.keeper.raise_if_failed()
-        prepared = self._resolve(converted)
+        prepared = converted if resolved else self._resolve(converted)
         if prepared and parts.settings.dry_run:
             parts.summary.add(self.stream_name, would_write=len(prepared))
+            if not resolved:
+                self._plan_unread(prepared)
         elif prepared:
             outcomes = writer.write_chunk(prepared)
             parts.summary.add(self.stream_name, api_calls=1)
@@ -211,7 +268,12 @@ class BatchLoader:
         progress.chunk_done(number)
 
     def _write_bulk(
-        self, converted: list[PreparedRecord], progress: BatchProgress, previous: Future[None] | None
+        self,
+        converted: list[PreparedRecord],
+        progress: BatchProgress,
+        previous: Future[None] | None,
+        *,
+        resolved: bool = False,
     ) -> list[Future[Any]]:
         """This batch was converted while the previous batch's writes ran; its lookups and keys are
         resolved, and its job submitted, once those writes are done (they may have created the records
@@ -220,9 +282,11 @@ class BatchLoader:
         if previous is not None:
             previous.result()  # the previous batch of this stream must be done (and not have failed)
         parts = self.parts
-        prepared = self._resolve(converted)
+        prepared = converted if resolved else self._resolve(converted)
         if not prepared or parts.settings.dry_run:
             parts.summary.add(self.stream_name, would_write=len(prepared) if prepared else 0)
+            if prepared and not resolved:
+                self._plan_unread(prepared)
             return []
         progress.start([prepared[0].index])
         job = self.bulk_writer().submit(prepared)
@@ -244,14 +308,197 @@ class BatchLoader:
         job.add_done_callback(record)
         return [recorded]
 
-    def _resolve(self, converted: list[PreparedRecord]) -> list[PreparedRecord]:
+    def _resolve(self, converted: list[PreparedRecord], *, find: Any = None) -> list[PreparedRecord]:
         if not converted:
             return []
         return self.parts.policy.resolve_lookups(
             self.plan,
             converted,
             lambda record, errors: self.reject(record.source, errors[0], more=errors[1:]),
+            find=find,
         )
+
+    # -- what Zoho holds: one read for ids, ambiguous keys, skip_unchanged and deletes ---------------------
+    def _read_existing(
+        self, prepared: list[PreparedRecord], deletes: list[PreparedRecord]
+    ) -> Existing | None:
+        """One read of what Zoho holds for this batch's keys, or None when no purpose needs it: no key to
+        match on, `skip_unchanged` off and no dry-run plan, or (without deletes) a module that was empty
+        when the run began (nothing to compare with: an initial load pays nothing for the check)."""
+        settings = self.parts.settings
+        if not self._keys or self._read_failed or not (prepared or deletes):
+            return None
+        compares = settings.skip_unchanged or (settings.dry_run and self.parts.plan is not None)
+        if not deletes and not (compares and self.plan.operation in ("upsert", "update")):
+            return None
+        if not deletes and self.parts.policy.was_empty(self.plan.module.api_name):
+            return None
+        records = [*prepared, *deletes]
+        self._wait_for_earlier_writes(records)
+        reader = self.existing_reader()
+        before = reader.credits
+        try:
+            existing = reader.read(records)
+        except LookupQueryError as exc:
+            # Zoho refused the query (a key field COQL cannot filter on): write as if unread.
+            self._read_failed = True
+            LOGGER.warning(
+                "Stream '%s': what Zoho holds cannot be read (%s); every record is written.",
+                self.stream_name,
+                exc,
+            )
+            return None
+        self.parts.summary.add(self.stream_name, read_credits=reader.credits - before)
+        return existing
+
+    def _wait_for_earlier_writes(self, records: Sequence[PreparedRecord]) -> None:
+        """A read must see the writes of this stream's earlier chunks or job carrying these keys."""
+        if self.lane.previous_api == "bulk" and self.lane.previous is not None:
+            self.lane.previous.exception()
+        for record in records:
+            if record.key is not None:
+                earlier = self.lane.fence.get(fold_key(record.key))
+                if earlier is not None:
+                    earlier.exception()
+
+    def _drop_unchanged(self, prepared: list[PreparedRecord], existing: Existing) -> list[PreparedRecord]:
+        """The records a write would change (skip_unchanged); the dry run's plan rows for each."""
+        settings = self.parts.settings
+        reader = self.existing_reader()
+        plan = self.parts.plan if settings.dry_run else None
+        keep: list[PreparedRecord] = []
+        unchanged: list[PreparedRecord] = []
+        explain: list[tuple[PreparedRecord, Held]] = []  # dry run: changed records known by digest only
+        for record in prepared:
+            held = existing.match(record.payload, self._keys)
+            if len(held) != 1:
+                keep.append(record)
+                if plan is not None:
+                    self._plan_unmatched(plan, record)
+                continue
+            changes = reader.changes(record.payload, held[0])
+            if changes == () and settings.skip_unchanged:
+                unchanged.append(record)
+            else:
+                keep.append(record)
+            if plan is not None:
+                if changes is None:
+                    explain.append((record, held[0]))
+                else:
+                    self._plan_row(record, "update" if changes else "unchanged", changes)
+        if explain and plan is not None:
+            rows = reader.read_rows([r for r, _ in explain])
+            for record, _held in explain:
+                found = rows.match(record.payload, self._keys)
+                changes = reader.changes(record.payload, found[0]) if len(found) == 1 else None
+                self._plan_row(record, "update", changes or ())
+        if unchanged:
+            self.parts.summary.add(self.stream_name, unchanged=len(unchanged))
+            if self.parts.policy.remembers(self.plan.module):
+                for record in unchanged:
+                    held = existing.match(record.payload, self._keys)
+                    self.parts.lookups.remember_record(self.plan.module, record.payload, held[0].id)
+        reader.written(r.payload for r in keep)
+        return keep
+
+    def _plan_unmatched(self, plan: PlanWriter, record: PreparedRecord) -> None:
+        if self.plan.operation == "update":
+            self._plan_row(record, "reject", None, reason="no Zoho record has this key: an update fails")
+        else:
+            self._plan_row(record, "insert", None)
+
+    def _plan_unread(self, prepared: Sequence[PreparedRecord]) -> None:
+        """Plan rows for records written without a read (an insert, or a module empty at the start)."""
+        plan = self.parts.plan
+        if plan is None:
+            return
+        for record in prepared:
+            if self.plan.operation == "update":
+                self._plan_row(record, "update", None)
+            else:
+                self._plan_row(record, "insert", None)
+
+    def _plan_row(
+        self,
+        record: PreparedRecord,
+        action: str,
+        changes: Sequence[Any] | None,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        plan = self.parts.plan
+        if plan is None:
+            return
+        plan.write(
+            stream=self.stream_name,
+            module=self.plan.module.api_name,
+            key=record.key,
+            action=action,
+            changes=None if changes is None else [c.as_dict() for c in changes],
+            reason=reason,
+        )
+
+    def _delete(self, deletes: list[PreparedRecord], existing: Existing | None) -> None:
+        """hard_delete: each record's Zoho match goes to the recycle bin (≤ 100 ids a call); a key that
+        matches nothing is counted, one that matches several records is rejected (AMBIGUOUS_KEY)."""
+        parts = self.parts
+        targets: dict[str, PreparedRecord] = {}
+        missing = 0
+        for record in deletes:
+            held = existing.match(record.payload, self._keys) if existing is not None else []
+            if not held:
+                missing += 1
+                self._plan_row(record, "delete", None, reason="no Zoho record has this key")
+            elif len(held) > 1:
+                self.reject(
+                    record.source,
+                    ZohoError(
+                        AMBIGUOUS_KEY,
+                        f"{len(held)} {self.plan.module.api_name} records have this key; nothing is "
+                        "deleted on a guess",
+                        {"module": self.plan.module.api_name, "matched_ids": [h.id for h in held]},
+                    ),
+                )
+            else:
+                targets.setdefault(held[0].id, record)
+                self._plan_row(record, "delete", None)
+        if self._existing is not None:
+            self._existing.written(r.payload for r in deletes)
+        deleted = 0
+        if targets and not parts.settings.dry_run:
+            trigger = parts.settings.trigger
+            answers = delete_records(
+                parts.client,
+                self.plan.module.api_name,
+                list(targets),
+                wf_trigger=trigger is None or "workflow" in trigger,
+                account=self.stream_name,
+            )
+            for rid, error in answers.items():
+                if error is None:
+                    deleted += 1
+                elif error.code == "INVALID_DATA":  # gone since the read: nothing left to delete
+                    missing += 1
+                else:
+                    self.reject(targets[rid].source, error, api="rest")
+            parts.summary.add(self.stream_name, api_calls=-(-len(targets) // 100))
+        elif targets:
+            parts.summary.add(self.stream_name, would_delete=len(targets))
+        parts.summary.add(self.stream_name, deleted=deleted, delete_missing=missing)
+
+    def existing_reader(self) -> ExistingReader:
+        with self._lock:
+            if self._existing is None:
+                plan = self.plan
+                comparer = RecordComparer.for_module(plan.module, plan.mapper.mapping.values())
+                self._existing = ExistingReader(
+                    self.parts.client,
+                    plan.module,
+                    comparer,
+                    self._keys,
+                    mode=self.parts.settings.existing_read,
+                )
+            return self._existing
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
         by_index = {p.index: p for p in prepared}
@@ -294,6 +541,19 @@ class BatchLoader:
             extra=extra,
         )
         self.parts.summary.add(self.stream_name, rejected=1)
+        if self.parts.plan is not None:
+            prop = next(
+                (p for p, meta in self.plan.mapper.mapping.items() if meta.api_name == self.plan.key_field),
+                None,
+            )
+            key = source.get(prop) if prop is not None else None
+            self.parts.plan.write(
+                stream=self.stream_name,
+                module=self.plan.module.api_name,
+                key=key,
+                action="reject",
+                reason=f"{error.code}: {error.message}",
+            )
 
     # -- writers (one per loader: a SCHEMA change brings a new mapping) ----------------------------------------
     def rest_writer(self) -> RestWriter:
@@ -338,6 +598,15 @@ class BatchLoader:
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk
+
+
+def _key_fields(plan: StreamPlan) -> list[str]:
+    """The fields a record is found by in Zoho, in Zoho's matching order: an upsert's duplicate-check
+    fields, an update's id or External ID, else (an insert's deletes) the reconcile field."""
+    if plan.operation == "upsert":
+        return list(plan.converter.key_fields)
+    field = plan.key_field or plan.reconcile_field
+    return [field] if field else []
 
 
 def _close_when_done(spool: RecordSpool, done: Future[None]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ __all__ = [
     "AMBIGUOUS_LOOKUP",
     "COQL_IN_MAX",
     "SEARCH_CRITERIA_MAX",
+    "KeyFinder",
     "KeyMatch",
     "KeyMatcher",
     "LookupCache",
@@ -173,12 +174,14 @@ class LookupResolver:
         operation: str | None = None,
         key_fields: Sequence[str] | None = None,
         converter: Any = None,
+        find: KeyFinder | None = None,
     ) -> tuple[list[PreparedRecord], list[tuple[PreparedRecord, list[ZohoError]]]]:
         """What the sink calls once per batch, after `RecordConverter.convert`: resolves every lookup
         (rejecting records whose values match no record or several), then, for an upsert given its
         `key_fields`, rejects records whose key matches several Zoho records (`AMBIGUOUS_KEY`) and
         checks mandatory fields (`converter.missing_mandatory`) of the records that will insert.
-        Each rejected record comes with every error found for it, the first one first."""
+        `find` answers the key question from a read already made (load/existing.py), so that it is
+        not read twice. Each rejected record comes with every error found for it, the first one first."""
         kept: list[PreparedRecord] = []
         rejected: list[tuple[PreparedRecord, list[ZohoError]]] = []
         for record, errors in zip(records, self.resolve_payloads([r.payload for r in records]), strict=True):
@@ -188,7 +191,7 @@ class LookupResolver:
                 kept.append(record)
         if operation == "upsert" and key_fields and kept:
             matcher = KeyMatcher(self.client, module, use_coql=self.use_coql, cache=self.cache)
-            matches = matcher.match(kept, key_fields)
+            matches = matcher.match(kept, key_fields, find=find)
             still: list[PreparedRecord] = []
             for record in kept:
                 match = matches[record.index]
@@ -429,6 +432,10 @@ def _find_refs(node: Any) -> Iterator[tuple[Any, Any, LookupRef]]:
                 yield from _find_refs(value)
 
 
+KeyFinder = Callable[[str, Sequence[str]], Mapping[str, tuple[str, ...]]]
+"""(field, values) → value → ids of the records whose `field` equals it."""
+
+
 @dataclass
 class KeyMatch:
     """What an upsert would do with one record: the field that matches, the existing id(s)."""
@@ -462,13 +469,21 @@ class KeyMatcher:
         self._resolver.resolve(name, field, values)
         return {v: self._resolver.cache.get(name, field, v) or () for v in values}
 
-    def match(self, records: Sequence[PreparedRecord], key_fields: Sequence[str]) -> dict[int, KeyMatch]:
-        """PreparedRecord.index → KeyMatch, checking `key_fields` in order as Zoho does."""
+    def match(
+        self,
+        records: Sequence[PreparedRecord],
+        key_fields: Sequence[str],
+        *,
+        find: KeyFinder | None = None,
+    ) -> dict[int, KeyMatch]:
+        """PreparedRecord.index → KeyMatch, checking `key_fields` in order as Zoho does; `find` (by
+        default a query of this matcher's own) says which ids hold each value."""
+        find = find or self.find
         result: dict[int, KeyMatch] = {}
         undecided = list(records)
         for field in key_fields:
             values = [str(r.payload[field]) for r in undecided if is_key_value(r.payload.get(field))]
-            found = self.find(field, sorted(set(values))) if values else {}
+            found = find(field, sorted(set(values))) if values else {}
             still: list[PreparedRecord] = []
             for record in undecided:
                 value = record.payload.get(field)

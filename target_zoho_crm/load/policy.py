@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from target_zoho_crm.load.lookups import LookupResolver
+from target_zoho_crm.load.lookups import KeyFinder, LookupResolver
 from target_zoho_crm.load.ordering import Lane
 from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.model import ModuleInfo, PreparedRecord, ZohoError
@@ -97,7 +97,12 @@ class LoadPolicy:
         return deps
 
     def resolve_lookups(
-        self, plan: StreamPlan, prepared: list[PreparedRecord], reject: Reject
+        self,
+        plan: StreamPlan,
+        prepared: list[PreparedRecord],
+        reject: Reject,
+        *,
+        find: KeyFinder | None = None,
     ) -> list[PreparedRecord]:
         """Lookups to ids; for upserts into a module that held records before the run, reject keys that
         match several Zoho records (an upsert would update an arbitrary one)."""
@@ -117,6 +122,7 @@ class LoadPolicy:
                 operation=plan.operation,
                 key_fields=key_fields,
                 converter=plan.converter,
+                find=find,
             )
         else:
             resolved, rejected = prepared, []

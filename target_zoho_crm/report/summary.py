@@ -18,7 +18,12 @@ class StreamStats:
     updated: int = 0
     rejected: int = 0
     merged: int = 0
+    unchanged: int = 0  # equal to what Zoho holds: not sent (skip_unchanged)
+    deleted: int = 0
+    delete_missing: int = 0  # deletes whose key matched no Zoho record
     would_write: int = 0
+    would_delete: int = 0
+    read_credits: int = 0  # credits the reads of what Zoho holds cost
     api_calls: int = 0
     apis: set[str] = field(default_factory=set)
 
@@ -88,6 +93,13 @@ class RunSummary:
                 f"{s.stream[:28]:<28} {s.module[:22]:<22} {','.join(sorted(s.apis)) or '-':<9} {s.read:>8}"
                 f" {written} {s.rejected:>9} {s.api_calls:>7} {stream_credits.get(s.stream, 0):>8}"
             )
+        for s in self.streams.values():
+            if s.unchanged or s.deleted or s.delete_missing or s.would_delete or s.read_credits:
+                deleted = f"would delete {s.would_delete}" if dry_run else f"deleted {s.deleted}"
+                out.append(
+                    f"{s.stream[:28]}: unchanged {s.unchanged}, {deleted}, delete keys not found "
+                    f"{s.delete_missing}, credits spent reading what Zoho holds {s.read_credits}"
+                )
         if self.input_errors:
             out.append(f"input lines rejected (not valid Singer messages): {self.input_errors}")
         if credits_used is not None:

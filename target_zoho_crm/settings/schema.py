@@ -252,6 +252,36 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "of letting Zoho update an arbitrary one.",
     ),
     th.Property(
+        "skip_unchanged",
+        th.BooleanType,
+        default=True,
+        description="Before an upsert or update, read what Zoho holds for the batch's keys (COQL) and do "
+        "not send a record equal field by field to it: no credit, no Modified_Time change, no workflow. "
+        "Counted as `unchanged` in the summary.",
+    ),
+    th.Property(
+        "existing_read",
+        th.StringType(allowed_values=["auto", "in", "scan"]),
+        default="auto",
+        description="How what Zoho holds is read: `in` (COQL `in` queries per batch, 1 credit per 50 "
+        "keys, 100 from v7), `scan` (one keyset scan of the module per stream, 3 credits per 2,000 "
+        "records), or `auto` (the cheaper of the two as the stream grows; see docs/credits.md).",
+    ),
+    th.Property(
+        "hard_delete",
+        th.BooleanType,
+        default=False,
+        description="A record whose `_sdc_deleted_at` is set deletes the Zoho record with its key (to "
+        "Zoho's recycle bin); false: `_sdc_deleted_at` is an ordinary property.",
+    ),
+    th.Property(
+        "plan_path",
+        th.StringType,
+        description="With dry_run: a JSON Lines file with one line per input record: stream, module, "
+        "key, action (insert / update / unchanged / delete / reject) and, for an update, the fields that "
+        "would change.",
+    ),
+    th.Property(
         "bulk_poll_max_interval",
         th.NumberType,
         default=DEFAULT_BULK_POLL_MAX_INTERVAL,

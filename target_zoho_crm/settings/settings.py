@@ -128,6 +128,10 @@ class TargetSettings:
     bulk_job_timeout: float
     state_flush_seconds: float
     check_ambiguous_keys: bool
+    skip_unchanged: bool
+    existing_read: str
+    hard_delete: bool
+    plan_path: str | None
     streams: dict[str, Any]  # `streams`: per-stream options, by name
 
     def stream_options(self, stream_name: str) -> StreamOptions:
@@ -174,5 +178,9 @@ class TargetSettings:
             bulk_job_timeout=float(_setting(config, "bulk_job_timeout")),
             state_flush_seconds=float(_setting(config, "state_flush_seconds")),
             check_ambiguous_keys=bool(_setting(config, "check_ambiguous_keys")),
+            skip_unchanged=bool(_setting(config, "skip_unchanged")),
+            existing_read=str(_setting(config, "existing_read")),
+            hard_delete=bool(_setting(config, "hard_delete")),
+            plan_path=config.get("plan_path") or None,
             streams=dict(config.get("streams") or {}),
         )

@@ -213,3 +213,46 @@ def _maybe_written() -> ZohoError:
         "Zoho's answer was lost after sending and this record has no key to check it by; not resent, to"
         " avoid a duplicate: check Zoho and load it again.",
     )
+
+
+DELETE_IDS_MAX = 100  # ids in one DELETE /{module}?ids= call (delete-records.html)
+
+
+def delete_records(
+    client: ZohoClient,
+    module: str,
+    ids: Sequence[str],
+    *,
+    wf_trigger: bool = True,
+    account: str | None = None,
+) -> dict[str, ZohoError | None]:
+    """`DELETE /{module}?ids=…&wf_trigger=…` in calls of at most 100 ids (delete-records.html): the
+    records go to Zoho's recycle bin. Returns id → None (deleted) or Zoho's error for that id. A delete
+    is idempotent (a second one fails for that id and deletes nothing), so it is retried like a read."""
+    answers: dict[str, ZohoError | None] = {}
+    for start in range(0, len(ids), DELETE_IDS_MAX):
+        chunk = list(ids[start : start + DELETE_IDS_MAX])
+        params = {"ids": ",".join(chunk), "wf_trigger": "true" if wf_trigger else "false"}
+        try:
+            response = client.request("DELETE", f"/{module}", params=params, account=account)
+            payload = decode_json(response) if response.content else {}
+        except ZohoAPIError as exc:
+            body = getattr(exc, "body", None)
+            if not (isinstance(body, dict) and isinstance(body.get("data"), list)):
+                if exc.code in FATAL_CODES or exc.status in (401, 403, 404, 429) or exc.status >= 500:
+                    raise FatalWriteError(str(exc)) from exc
+                error = ZohoError(exc.code or "REQUEST_FAILED", exc.message, exc.details or {})
+                answers.update({rid: error for rid in chunk})
+                continue
+            payload = body
+        items = payload.get("data") if isinstance(payload, dict) else None
+        items = items if isinstance(items, list) else []
+        for position, rid in enumerate(chunk):
+            item = items[position] if position < len(items) else None
+            if item is None:
+                answers[rid] = ZohoError("MISSING_RESULT", "no result from Zoho")
+            elif str(item.get("status", "")).lower() == "success":
+                answers[rid] = None
+            else:
+                answers[rid] = ZohoError.from_zoho(item)
+    return answers

@@ -18,6 +18,7 @@ import requests
 from zoho_crm_emulator import ZohoEmulator
 from zoho_crm_emulator.coql import CoqlError, parse, row_limits, run_query
 from zoho_crm_emulator.metadata import load_catalog
+from zoho_crm_emulator.metadata.build import version_index
 
 from .conftest import Api
 
@@ -453,3 +454,65 @@ def test_coql_needs_the_modules_read_scope_as_well(zoho: ZohoEmulator) -> None:
         ok = run(scopes)
         assert ok.status_code == 200 and ok.json()["data"][0]["Last_Name"] == "Daly", scopes
     assert run("ZohoCRM.modules.leads.READ").status_code == 401  # and coql.READ itself
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_values_come_back_in_zohos_shapes(zoho: ZohoEmulator, version: str) -> None:
+    """A datetime written with any offset is answered in the org's time zone; a decimal at the field's
+    places as a number; an empty text as null; a multi-select as an array; a lookup as {"id"} (+ name
+    from v7) — the shapes a loader compares against (Get-Records-through-COQL-Query.html)."""
+    zoho.reset()
+    api = Api(zoho, version)
+    try:
+        acme = zoho.add_record("Accounts", {"Account_Name": "Acme"})
+        zoho.add_record(
+            "Vehicles",
+            {
+                "Name": "Van",
+                "VIN": "",
+                "Account": {"id": acme, "name": "Acme"},
+                "Features": ["Sunroof", "Bluetooth"],
+                "Last_Serviced_At": "2024-01-01T10:00:00+01:00",
+                "Mileage": 12.34,
+                "Purchase_Date": "2024-01-02",
+            },
+        )
+        query = (
+            "select Name, VIN, Account, Features, Last_Serviced_At, Mileage, Purchase_Date, Year "
+            "from Vehicles where Name = 'Van'"
+        )
+        [row] = api.post("coql", json={"select_query": query}).json()["data"]
+        org_zone = api.get("org").json()["org"][0]["time_zone"]
+        assert org_zone == "America/Los_Angeles"
+        assert row["Last_Serviced_At"] == "2024-01-01T01:00:00-08:00"
+        assert row["Mileage"] == 12.3  # one decimal place
+        assert row["VIN"] is None and row["Year"] is None
+        assert row["Features"] == ["Sunroof", "Bluetooth"]
+        assert row["Purchase_Date"] == "2024-01-02"
+        named = version_index(version) >= version_index("v7")
+        assert row["Account"] == ({"id": acme, "name": "Acme"} if named else {"id": acme})
+    finally:
+        api.session.close()
+
+
+def test_keyset_scan_pages_by_id_and_count_action(zoho: ZohoEmulator) -> None:
+    """`where id > last order by id limit n` pages through a module without OFFSET's ceiling; the
+    record count comes from GET /{module}/actions/count (get-record-count.html)."""
+    zoho.reset()
+    api = Api(zoho, "v4")
+    try:
+        made = [zoho.add_record("Leads", {"Last_Name": f"L{i}"}) for i in range(25)]
+        assert api.get("Leads/actions/count").json() == {"count": 25}
+        seen: list[str] = []
+        last = "0"
+        while True:
+            query = f"select Last_Name from Leads where id > {last} order by id asc limit 10"
+            resp = api.post("coql", json={"select_query": query})
+            body = resp.json()
+            seen += [r["id"] for r in body["data"]]
+            last = body["data"][-1]["id"]
+            if not body["info"]["more_records"]:
+                break
+        assert seen == sorted(made, key=int)
+    finally:
+        api.session.close()

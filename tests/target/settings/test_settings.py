@@ -60,6 +60,10 @@ SETTINGS = [
     "max_retries",
     "state_flush_seconds",
     "check_ambiguous_keys",
+    "skip_unchanged",
+    "existing_read",
+    "hard_delete",
+    "plan_path",
 ]
 
 
