@@ -23,7 +23,7 @@ from bench import suite
 from bench.emulator import EmulatorProcess
 from bench.report import render
 
-BENCHES = ("cpu", "throughput", "credits", "memory", "bulk")
+BENCHES = ("cpu", "throughput", "credits", "memory", "bulk", "change")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BULK_SERIES = "Bulk load, api_type auto (credits runs)"
 
@@ -37,6 +37,7 @@ class Sizes:
     memory_rest: list[int]
     bulk: int
     memory_bulk: list[int] = field(default_factory=list)
+    change: list[int] = field(default_factory=lambda: [10_000, 100_000])
     latency_ms: int = 200
 
 
@@ -57,6 +58,7 @@ QUICK = Sizes(
     memory_rest=[5_000, 20_000],
     bulk=25_000,
     memory_bulk=[75_000, 100_000],
+    change=[2_000, 10_000],
 )
 
 
@@ -91,6 +93,7 @@ def run(
                 ),
             ),
             ("bulk", lambda: suite.bulk(ctx, sizes.bulk)),
+            ("change", lambda: suite.change_aware(ctx, sizes.change)),
         ]
         for name, step in steps:
             if name not in only:

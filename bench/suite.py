@@ -502,3 +502,118 @@ def bulk(ctx: Context, n: int) -> BenchResult:
     )
     result.runs["bulk"] = m
     return result
+
+
+# -- 6. Change-aware loading (issue 15) ------------------------------------------------------------------
+def _edited(ctx: Context, n: int, every: int, name: str) -> Path:
+    """The input of `n` records with every `every`-th record's description changed (`every` 1: all)."""
+    source = ctx.input(n)
+    path = ctx.workdir / f"leads-{n}-{name}.jsonl"
+    if not path.exists():
+        import json
+
+        with source.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as out:
+            for line in src:
+                message = json.loads(line)
+                if message.get("type") == "RECORD" and message["record"]["id"] % every == 0:
+                    message["record"]["description"] = f"Changed in run {name}"
+                    line = json.dumps(message, separators=(",", ":")) + "\n"
+                out.write(line)
+    return path
+
+
+def _run_delta(ctx: Context, label: str, path: Path, **settings: Any) -> tuple[int, int, Measured]:
+    """(credits, records sent in write calls or Bulk jobs, measurement) of one run on the current store."""
+    zoho = ctx.zoho
+    before_credits = int(zoho.credits()["used"])
+    before_calls = len(zoho.calls())
+    m = run_target(label, ctx.workdir, zoho.url, stdin_path=path, **settings)
+    if m.returncode != 0:
+        raise AssertionError(f"{label}: exit {m.returncode}\n{m.stderr_tail()}")
+    calls = zoho.calls()[before_calls:]
+    written = sum(
+        int(c.get("records") or 0)
+        for c in calls
+        if _call_kind(c["method"], c["path"]) in ("rest write", "bulk job") or (c["method"] == "DELETE")
+    )
+    jobs = [c for c in calls if _call_kind(c["method"], c["path"]) == "bulk job"]
+    written += sum(BULK_ROWS_PER_JOB for c in jobs if not c.get("records"))  # a job's rows: at most this
+    return int(zoho.credits()["used"]) - before_credits, written, m
+
+
+def change_aware(ctx: Context, sizes: list[int], small: int = 1_000) -> BenchResult:
+    """Reloads against what Zoho holds (`skip_unchanged`, default on) next to a first REST load."""
+    result = BenchResult(
+        "Change-aware loading — skip_unchanged (issue 15)",
+        [
+            "run",
+            "records",
+            "credits",
+            "records written",
+            "first REST load credits",
+            "ratio",
+            "goal",
+            "wall s",
+        ],
+    )
+
+    def add(run: str, n: int, used: int, written: int, base: int, goal: str, ok: bool, m: Measured) -> None:
+        ratio = used / base if base else float("inf")
+        result.add(
+            **{
+                "run": run,
+                "records": n,
+                "credits": used,
+                "records written": written,
+                "first REST load credits": base,
+                "ratio": f"{ratio:.2%}" if goal.endswith("%") else f"{ratio:.3f}x",
+                "goal": goal,
+                "wall s": m.wall_s,
+            }
+        )
+        unit = "%" if goal.endswith("%") else "x"
+        measured = ratio * 100 if unit == "%" else ratio
+        result.checks.append(Check(f"{run}, {n:,}", measured, goal, ok, unit=unit))
+
+    for n in sizes:
+        ctx.fresh()
+        first, _w, m = _run_delta(ctx, f"change-first-{n}", ctx.input(n), api_type="auto")
+        _check_loaded(ctx.zoho, n, f"change-first-{n}")
+        base = rest_credits(n)
+        used, written, m = _run_delta(ctx, f"change-reload-{n}", ctx.input(n), api_type="auto")
+        goal = "≤ 3%" if n < 100_000 else "≤ 2%"
+        limit = 0.03 if n < 100_000 else 0.02
+        add("identical reload", n, used, written, base, goal, used <= limit * base and written == 0, m)
+        if n == max(sizes):
+            changed = n // 100
+            path = _edited(ctx, n, 100, "1pct")
+            used, written, m = _run_delta(ctx, f"change-1pct-{n}", path, api_type="auto")
+            ok = used <= 0.05 * base and written == changed
+            add("reload, 1% changed", n, used, written, base, "≤ 5%", ok, m)
+        result.notes.append(f"first load of {n:,} (api_type auto) cost {first:,} credits")
+
+    # First load into an empty module: the read costs nothing beyond the emptiness probe.
+    ctx.fresh()
+    used, written, m = _run_delta(ctx, f"change-empty-{small}", ctx.input(small), api_type="auto")
+    cheapest = cheapest_plan(small)[1]
+    add("first load, empty module", small, used, written, cheapest, "≤ 1.02x", used <= 1.02 * cheapest, m)
+
+    # Incremental load where every record changed, against a plain write of the same records.
+    n = min(sizes)
+    path = _edited(ctx, n, 1, "all")
+    ctx.fresh()
+    _run_delta(ctx, f"change-all-seed-{n}", ctx.input(n), api_type="auto")
+    used, written, m = _run_delta(ctx, f"change-all-{n}", path, api_type="rest")
+    ctx.fresh()
+    _run_delta(ctx, f"change-all-plain-seed-{n}", ctx.input(n), api_type="auto")
+    plain, plain_written, _m = _run_delta(
+        ctx, f"change-all-plain-{n}", path, api_type="rest", skip_unchanged=False
+    )
+    write_only = rest_credits(n)
+    add("every record changed (vs REST write credits)", n, used, written, write_only, "≤ 1.05x",
+        used <= 1.05 * write_only and written == n, m)  # fmt: skip
+    result.notes.append(
+        f"The same all-changed load with `skip_unchanged: false` (today's path, its ambiguous-key "
+        f"reads included) cost {plain:,} credits for {plain_written:,} records written."
+    )
+    return result
