@@ -21,6 +21,7 @@ from singer_sdk import Target
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
@@ -69,6 +70,8 @@ class TargetZohoCRM(Target):
     config_jsonschema: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     default_sink_class = ZohoSink
     message_reader_class = TolerantReader
+    # hard_delete: a record whose `_sdc_deleted_at` is set deletes its Zoho match (load/batch.py)
+    capabilities: ClassVar[list[Any]] = [*Target.capabilities, TargetCapabilities.HARD_DELETE]
     _MAX_RECORD_AGE_IN_MINUTES = float("inf")  # STATE is echoed by the StateKeeper, not by age drains
 
     @classproperty

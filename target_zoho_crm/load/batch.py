@@ -108,10 +108,10 @@ class BatchLoader:
             stats.add(self.stream_name, merged=merged)
         for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
             dep.exception()
-        deletes = [r for r in prepared if r.index in self._deleting]
+        deleting, self._deleting = self._deleting, set()  # this batch's (the lane converts one at a time)
+        deletes = [r for r in prepared if r.index in deleting]
         if deletes:
-            prepared = [r for r in prepared if r.index not in self._deleting]
-            self._deleting.difference_update(r.index for r in deletes)
+            prepared = [r for r in prepared if r.index not in deleting]
         resolved = False
         existing = self._read_existing(prepared, deletes)
         if deletes:
@@ -361,6 +361,13 @@ class BatchLoader:
                 if earlier is not None:
                     earlier.exception()
 
+    def _wait_for_previous_batch(self) -> None:
+        """Before a scan: every earlier write of this stream has landed (a batch completes only after
+        the previous one), so the scan's picture holds no key that is still being written."""
+        previous = self.lane.previous
+        if previous is not None:
+            previous.exception()
+
     def _drop_unchanged(self, prepared: list[PreparedRecord], existing: Existing) -> list[PreparedRecord]:
         """The records a write would change (skip_unchanged); the dry run's plan rows for each."""
         settings = self.parts.settings
@@ -497,6 +504,7 @@ class BatchLoader:
                     comparer,
                     self._keys,
                     mode=self.parts.settings.existing_read,
+                    settle=self._wait_for_previous_batch,
                 )
             return self._existing
 

@@ -12,9 +12,10 @@ Two ways to read, chosen by credits as `api_type: auto` chooses the write API (d
 batch at hand) reach half of what the scan costs (module size from one `/{module}/actions/count` call,
 1 credit): a small stream against a large module never pays for the scan, a large one pays it once.
 
-A key written by this run after the scan is no longer known from it: such keys, and payloads that lack
-a compared field (their digest cannot be made), are read with `in` queries, after the writes of those
-keys finished (the caller waits on its key fence first).
+The scan starts once the stream's earlier writes have landed (`settle`). A key written by this run after
+the scan is no longer known from it: such keys, and payloads that lack a compared field (their digest
+cannot be made), are read with `in` queries, after the writes of those keys finished (the caller waits
+on its key fence first).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,12 +109,14 @@ class ExistingReader:
         key_fields: Sequence[str],
         *,
         mode: str = "auto",
+        settle: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.module = module
         self.comparer = comparer
         self.key_fields = list(key_fields)
         self.mode = mode
+        self.settle = settle or (lambda: None)  # waits for the stream's writes in flight (before a scan)
         self.credits = 0  # what this reader's reads cost (the dry run's summary reports it)
         wanted = comparer.fields_to_read(self.key_fields)
         self.columns = wanted[:COQL_SELECT_MAX]
@@ -135,6 +138,7 @@ class ExistingReader:
             return Existing({})
         with self._lock:
             if self._snapshot is None and self._should_scan(records):
+                self.settle()
                 self._snapshot = self._scan()
                 self.scanned = True
             snapshot = self._snapshot

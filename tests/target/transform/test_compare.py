@@ -619,3 +619,25 @@ def test_a_changed_echo_is_always_detected() -> None:
         assert [c.field for c in COMPARER.compare(payload, row)] == [name], (payload, row)
         checked += 1
     assert checked > 200
+
+
+# --- digests (what a keyset scan keeps of a row) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "new", "old"), EQUAL)
+def test_equal_values_have_equal_digests(field: str, new: Any, old: Any) -> None:
+    assert COMPARER.digest({field: new}, [field]) == COMPARER.digest({field: old}, [field]) is not None
+
+
+@pytest.mark.parametrize(("field", "new", "old"), CHANGED)
+def test_a_real_change_changes_the_digest(field: str, new: Any, old: Any) -> None:
+    assert COMPARER.digest({field: new}, [field]) != COMPARER.digest({field: old}, [field])
+
+
+def test_no_digest_without_every_field_or_for_an_incomparable_value() -> None:
+    assert COMPARER.digest({"Last_Name": "Boyle"}, ["Last_Name", "Email"]) is None  # missing ≠ empty
+    assert COMPARER.digest({"Account_Name": {"name": "Zylker"}}, ["Account_Name"]) is None
+    assert COMPARER.digest({"Unknown_Field": "x"}, ["Unknown_Field"]) is None
+    both = {"Last_Name": "Boyle", "Email": "p.boyle@zylker.com"}
+    swapped = {"Last_Name": "p.boyle@zylker.com", "Email": "Boyle"}
+    assert COMPARER.digest(both, ["Last_Name", "Email"]) != COMPARER.digest(swapped, ["Last_Name", "Email"])
