@@ -246,3 +246,60 @@ def test_dry_run_plan_says_what_a_run_would_do_and_writes_nothing(
         in run.stderr
     )
     assert "secret" not in plan_path.read_text().lower()
+
+
+def test_lookups_compare_by_id_and_a_relinked_record_is_written(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A lookup given by the parent's name is resolved to `{"id"}` first and compared by id with COQL's
+    `{"id"}` answer: the same parent is no change, another parent is."""
+    account_props = {"name": {"type": "string"}}
+    contact_props = {
+        "last_name": {"type": "string"},
+        "email": {"type": "string"},
+        "account_name": {"type": ["string", "null"]},
+    }
+
+    def messages(link: dict[int, str]) -> list[Any]:
+        out: list[Any] = [schema("accounts", account_props, ["name"])]
+        out += [record("accounts", {"name": f"Acme {i}"}) for i in range(2)]
+        out.append(schema("contacts", contact_props, ["email"]))
+        out += [
+            record("contacts", {"last_name": f"C{i}", "email": f"c{i}@acme.test", "account_name": link[i]})
+            for i in range(4)
+        ]
+        return out
+
+    streams = {"accounts": {"field_map": {"name": "Account_Name"}}}
+    first = {i: f"Acme {i % 2}" for i in range(4)}
+    _run(target_config, tmp_path, "a.singer", messages(first), streams=streams)
+    mark = len(emulator.calls)
+    _run(target_config, tmp_path, "b.singer", messages(first), streams=streams)
+    assert _writes(emulator, "Accounts", mark) == [] and _writes(emulator, "Contacts", mark) == []
+
+    relinked = {**first, 3: "Acme 0"}
+    mark = len(emulator.calls)
+    _run(target_config, tmp_path, "c.singer", messages(relinked), streams=streams)
+    assert sum(c["records"] for c in _writes(emulator, "Contacts", mark)) == 1
+    accounts = {r["Account_Name"]: r["id"] for r in emulator.records("Accounts")}
+    contacts = {r["Email"]: r for r in emulator.records("Contacts")}
+    assert contacts["c3@acme.test"]["Account_Name"]["id"] == accounts["Acme 0"]
+
+
+def test_a_bulk_reload_of_unchanged_records_creates_no_job(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    messages = [schema("leads", LEAD_PROPERTIES, ["id"]), *[record("leads", lead(i)) for i in range(40)]]
+    _run(target_config, tmp_path, "a.singer", messages, api_type="bulk")
+    assert len(emulator.records("Leads")) == 40
+    mark = len(emulator.calls)
+    changed = [*messages[:-1], record("leads", lead(39, company="Changed Inc"))]
+    _run(target_config, tmp_path, "b.singer", changed, api_type="bulk")
+
+    jobs = [c for c in emulator.calls[mark:] if "/bulk/" in c["path"] and c["method"] == "POST"]
+    assert len(jobs) == 1  # the one changed record, in a job since api_type is bulk
+    by_email = {r["Email"]: r for r in emulator.records("Leads")}
+    assert by_email["lead39@example.com"]["Company"] == "Changed Inc"
+    mark = len(emulator.calls)
+    _run(target_config, tmp_path, "c.singer", changed, api_type="bulk")
+    assert not [c for c in emulator.calls[mark:] if "/bulk/" in c["path"] and c["method"] == "POST"]
