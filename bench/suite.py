@@ -554,6 +554,7 @@ def change_aware(ctx: Context, sizes: list[int], small: int = 1_000) -> BenchRes
             "ratio",
             "goal",
             "wall s",
+            "peak RSS MiB",
         ],
     )
 
@@ -569,6 +570,7 @@ def change_aware(ctx: Context, sizes: list[int], small: int = 1_000) -> BenchRes
                 "ratio": f"{ratio:.2%}" if goal.endswith("%") else f"{ratio:.3f}x",
                 "goal": goal,
                 "wall s": m.wall_s,
+                "peak RSS MiB": m.max_rss_mib,
             }
         )
         unit = "%" if goal.endswith("%") else "x"

@@ -352,8 +352,11 @@ class BatchLoader:
         return existing
 
     def _wait_for_earlier_writes(self, records: Sequence[PreparedRecord]) -> None:
-        """A read must see the writes of this stream's earlier chunks or job carrying these keys."""
-        if self.lane.previous_api == "bulk" and self.lane.previous is not None:
+        """A read must see the writes of this stream's earlier chunks or job carrying these keys (and,
+        when the stream's lookups point into its own module, all of its earlier writes: the lookups
+        are resolved with this read)."""
+        into_itself = self.plan.module.api_name in self.plan.related_modules
+        if (self.lane.previous_api == "bulk" or into_itself) and self.lane.previous is not None:
             self.lane.previous.exception()
         for record in records:
             if record.key is not None:
@@ -392,7 +395,8 @@ class BatchLoader:
                 if changes is None:
                     explain.append((record, held[0]))
                 else:
-                    self._plan_row(record, "update" if changes else "unchanged", changes)
+                    unchanged_here = not changes and settings.skip_unchanged
+                    self._plan_row(record, "unchanged" if unchanged_here else "update", changes)
         if explain and plan is not None:
             rows = reader.read_rows([r for r, _ in explain])
             for record, _held in explain:
@@ -461,8 +465,8 @@ class BatchLoader:
                     record.source,
                     ZohoError(
                         AMBIGUOUS_KEY,
-                        f"{len(held)} {self.plan.module.api_name} records have this key; nothing is "
-                        "deleted on a guess",
+                        f"{len(held)} {self.plan.module.api_name} records have this key; "
+                        "nothing is deleted on a guess",
                         {"module": self.plan.module.api_name, "matched_ids": [h.id for h in held]},
                     ),
                 )

@@ -29,6 +29,7 @@ SMOKE = Sizes(
     bulk=500,
     latency_ms=50,
     memory_bulk=[300, 600],
+    change=[300, 600],
 )
 
 
@@ -50,12 +51,13 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     check_credits(smoke)
     check_memory(smoke)
     check_bulk(smoke)
+    check_change(smoke)
 
 
 def check_results_file(smoke: Smoke) -> None:
     results, out = smoke
     text = out.read_text(encoding="utf-8")
-    assert set(results) == {"cpu", "rest", "credits", "memory", "bulk"}
+    assert set(results) == {"cpu", "rest", "credits", "memory", "bulk", "change-aware"}
     for heading in (
         "## Goals (issue #7)",
         "## CPU path",
@@ -180,3 +182,16 @@ def test_baseline_is_the_validating_stock_pipeline(tmp_path: Path) -> None:
     bad.write_text(lines[0] + json.dumps(record) + "\n", encoding="utf-8")
     with pytest.raises(RunFailed, match="Record Message Validation Error"):
         run_measured("bad", BASELINE_CMD, workdir=tmp_path, stdin_path=bad, timeout=60)
+
+
+def check_change(smoke: Smoke) -> None:
+    """Reloads write nothing when nothing changed, exactly the changed records otherwise."""
+    result = smoke[0]["change-aware"]
+    rows = {(r.cells["run"], r.cells["records"]): r.cells for r in result.rows}
+    assert rows[("identical reload", 300)]["records written"] == 0
+    assert rows[("identical reload", 600)]["records written"] == 0
+    assert rows[("reload, 1% changed", 600)]["records written"] == 6
+    assert rows[("first load, empty module", 1_000)]["records written"] == 1_000
+    every = rows[("every record changed (vs REST write credits)", 300)]
+    assert every["records written"] == 300
+    assert every["credits"] >= suite.rest_credits(300)

@@ -303,3 +303,30 @@ def test_a_bulk_reload_of_unchanged_records_creates_no_job(
     mark = len(emulator.calls)
     _run(target_config, tmp_path, "c.singer", changed, api_type="bulk")
     assert not [c for c in emulator.calls[mark:] if "/bulk/" in c["path"] and c["method"] == "POST"]
+
+
+def test_deletes_go_in_calls_of_at_most_100_ids(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    props = {**LEAD_PROPERTIES, "_sdc_deleted_at": {"type": ["string", "null"]}}
+    _run(
+        target_config,
+        tmp_path,
+        "a.singer",
+        [schema("leads", props, ["id"]), *[record("leads", lead(i)) for i in range(150)]],
+    )
+    mark = len(emulator.calls)
+    gone = [record("leads", {**lead(i), "_sdc_deleted_at": "2024-05-01T00:00:00Z"}) for i in range(150)]
+    run = _run(
+        target_config,
+        tmp_path,
+        "b.singer",
+        [schema("leads", props, ["id"]), *gone],
+        hard_delete=True,
+        trigger=[],
+    )
+
+    deletes = [c for c in emulator.calls[mark:] if c["method"] == "DELETE"]
+    assert sorted(c["records"] for c in deletes) == [50, 100]
+    assert emulator.records("Leads") == []
+    assert "deleted 150, delete keys not found 0" in run.stderr

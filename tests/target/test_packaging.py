@@ -590,6 +590,9 @@ TROUBLESHOOTING_MESSAGES = [
     "the source's own id is not a Zoho record id",
     "rejected records are in",
     "names properties the stream schema does not have",
+    "to find the Zoho record to delete",
+    "what Zoho holds cannot be read",
+    "nothing is deleted on a guess",
 ]
 
 
