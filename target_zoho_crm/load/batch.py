@@ -167,7 +167,7 @@ class BatchLoader:
         record stays on disk as the PreparedRecord's source (only the rejects file reads it again)."""
         prepared: list[PreparedRecord] = []
         converter = self.plan.converter
-        key_field = self.plan.key_field or (self._keys[0] if self._keys else None)
+        key_field = self.plan.key_field
         hard_delete = self.parts.settings.hard_delete
         for item in records:
             record = unpack(item)
@@ -201,7 +201,7 @@ class BatchLoader:
                 self.reject(record, errors[0], more=errors[1:])
                 continue
             key = payload.get(key_field) if key_field else None
-            if deleting and key is None:
+            if deleting and key is None:  # an insert stream's delete: found by its reconcile field
                 key = next(iter(payload.values()))
             prepared.append(
                 PreparedRecord(
