@@ -22,14 +22,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from target_zoho_crm.zoho import versions
+
 # -- limits ----------------------------------------------------------------------------------------------
 REST_RECORDS_PER_CALL = 100
 REST_CALLS_PER_WAVE = 10  # write calls in flight at Zoho's default concurrency limit
 BULK_RECORDS_PER_JOB = 25_000
 BULK_FILE_BYTES = 25 * 1024 * 1024
-COQL_IN_MAX = 50  # values in one COQL `in (...)` (COQL-Limitations.html)
-COQL_IN_MAX_V7 = 100  # from v7 an `in` may list 100 values (v7 changelog)
-COQL_PAGE = 200  # rows per COQL call that every version accepts (v2/v3: 200; v4+: 2000)
+COQL_IN_MAX = 50  # values in one COQL `in (...)` in every version (v7+: 100; zoho/versions.py)
+COQL_PAGE = 200  # rows per COQL call that every version accepts, and 1 credit (v2/v3: 200; v4+: 2000)
 SEARCH_CRITERIA_MAX = 10  # criteria in one Search API call (search-records.html)
 RECORDS_PER_PAGE = 200  # rows per page of a Search or Users read
 
@@ -56,6 +57,8 @@ def credit_cost(method: str, path: str, base: str, api_version: str, json: Any, 
     if base == "bulk":
         return BULK_CREDITS_PER_JOB if method == "POST" and clean.rstrip("/").endswith("/write") else 1
     if clean.rstrip("/").endswith("/coql") and method == "POST":
+        if not versions.api_version(api_version).coql_credit_bands:
+            return 1
         query = (json or {}).get("select_query", "") if isinstance(json, Mapping) else ""
         match = _COQL_LIMIT_RE.search(str(query))
         limit = int(match.group(2) or match.group(1)) if match else COQL_DEFAULT_LIMIT
@@ -75,23 +78,20 @@ def credit_cost(method: str, path: str, base: str, api_version: str, json: Any, 
 Api = Literal["rest", "bulk"]
 
 
-_OLD_COQL = ("v2", "v2.1", "v3")
-
-
 def coql_in_max(api_version: str) -> int:
-    """Values one COQL `in (...)` may list in this API version: 50 through v6, 100 from v7."""
-    digits = api_version.lstrip("v").split(".")[0]
-    return COQL_IN_MAX_V7 if digits.isdigit() and int(digits) >= 7 else COQL_IN_MAX
+    """Values one COQL `in (...)` may list in this API version (zoho/versions.py: 50 through v6, 100
+    from v7)."""
+    return versions.api_version(api_version).coql_in_values
 
 
 def coql_rows_max(api_version: str) -> int:
-    """Rows one COQL call may return: 200 in v2/v3, 2,000 from v4 (COQL-Limitations.html)."""
-    return COQL_PAGE if api_version in _OLD_COQL else COQL_BANDS[-1][0]
+    """Rows one COQL call may return (zoho/versions.py: 200 in v2/v3, 2,000 from v4)."""
+    return versions.api_version(api_version).coql_rows_per_call
 
 
 def coql_credits(api_version: str, limit: int) -> int:
-    """Credits one COQL call with this LIMIT costs (v2/v2.1/v3: always 1)."""
-    if api_version in _OLD_COQL:
+    """Credits one COQL call with this LIMIT costs (1 a query where Zoho has no bands: v2/v2.1/v3)."""
+    if not versions.api_version(api_version).coql_credit_bands:
         return 1
     return next((cost for rows, cost in COQL_BANDS if limit <= rows), COQL_BANDS[-1][1])
 

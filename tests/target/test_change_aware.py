@@ -168,7 +168,7 @@ def _vehicle_run(target_config: dict[str, Any], tmp_path: Path, name: str, rows:
     return _run(target_config, tmp_path, name, messages, timezone="Europe/Paris")
 
 
-@pytest.mark.parametrize("version", ["v2.1", "v4"])
+@pytest.mark.parametrize("version", ["v2.1", "v4", "v7", "v8"])
 def test_each_field_type_compares_as_zoho_stores_it(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path, version: str
 ) -> None:
