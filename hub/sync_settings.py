@@ -59,6 +59,16 @@ END = "    # END generated settings\n"
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
 # Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
+# Plugin commands (`meltano invoke target-zoho-crm:test`). Meltano does not pass a command the plugin's
+# own `--config` file (meltano/meltano#8112) but does export every setting as TARGET_ZOHO_CRM_*
+# variables, which singer-sdk's `--config ENV` reads.
+COMMANDS = {
+    "test": {
+        "args": "--config ENV --test",
+        "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
+        "every configured stream against Zoho's metadata; writes nothing.",
+    },
+}
 SETTINGS_GROUP_VALIDATION = [["client_id", "client_secret", "refresh_token"], ["access_token"]]
 
 
@@ -135,9 +145,11 @@ def setting_for(name: str, prop: dict[str, Any]) -> dict[str, Any]:
         seen: set[str] = set()
         options = []
         for value in prop["enum"]:
-            if value is None or str(value).lower() in seen:
-                continue  # e.g. region accepts "us" and "US": offer each choice once
-            seen.add(str(value).lower())
+            if value is None or str(value) in seen:
+                continue
+            # Both cases of a case-insensitive value are offered: Meltano's interactive prompt only
+            # accepts a listed option, exactly as spelt.
+            seen.add(str(value))
             options.append({"label": str(value), "value": str(value)})
         setting["options"] = options
     elif "boolean" in types:
@@ -234,6 +246,7 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "capabilities": list(about["capabilities"]),
         "supported_python_versions": list(about.get("supported_python_versions") or []),
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
+        "commands": COMMANDS,
         "settings_preamble": (
             "Authenticate with a Zoho OAuth self client (client ID, client secret and a refresh token "
             "with the `ZohoCRM.modules.ALL`, `ZohoCRM.settings.ALL`, `ZohoCRM.coql.READ`, "
@@ -256,6 +269,7 @@ def render_meltano_block(about: dict[str, Any]) -> str:
     """The generated part of the loader entry in meltano.yml (without the markers)."""
     block = {
         "capabilities": list(about["capabilities"]),
+        "commands": COMMANDS,
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
         "settings": settings_from_about(about),
     }

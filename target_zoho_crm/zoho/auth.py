@@ -95,6 +95,7 @@ class TokenManager:
         self._expires_at = float("inf") if access_token else 0.0
         self._dead_static_token = False
         self.api_domain: str | None = None
+        self.scopes: str | None = None
         self.refresh_count = 0
         self._post = backoff.on_exception(
             backoff.expo,
@@ -163,6 +164,7 @@ class TokenManager:
         self._token = str(token)
         self._expires_at = time.monotonic() + ttl - margin
         self.api_domain = body.get("api_domain") or self.api_domain
+        self.scopes = body.get("scope") or self.scopes  # when Zoho lists them (Create & Test reads it)
         self.refresh_count += 1
         logger.info("Obtained a Zoho access token from %s (valid %ss).", self.accounts_url, int(ttl))
 
