@@ -114,7 +114,9 @@ def _plain_message(exc: BaseException) -> str:
     if isinstance(exc, TargetZohoCRMError):
         return str(exc)
     if isinstance(exc, FileNotFoundError):
-        return f"File not found: {exc.filename or exc}. Check the path given to --config or --input."
+        if exc.filename is None:  # singer-sdk's own "File at '…' was not found."
+            return f"{exc} Check the path given to --config."
+        return f"File not found: {exc.filename}. Check the path given to --config or --input."
     if isinstance(exc, RuntimeError) and "was not found" in str(exc):
         return f"{exc} Check the path given to --config."
     if isinstance(exc, OSError):
@@ -566,7 +568,7 @@ class TargetZohoCRM(Target):
                     self.logger.info("%s", line)
             for warning in (
                 []
-                if not self._streams_seen
+                if not self._streams_seen or self._unmatched  # stopping early: the input is not all read
                 else unused_stream_keys(self.settings.streams, self._stream_keys_used, self._streams_seen)
             ):
                 self.logger.warning("%s", warning)
