@@ -367,3 +367,16 @@ def test_create_and_test_runs_as_meltanos_test_command_reads_it(
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "Stream 'people' → module Contacts" in proc.stdout and "Create & Test: OK" in proc.stdout
     assert writes(emulator) == []
+
+
+def test_the_traceback_of_a_config_error_is_shown_at_debug_level_only(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    config = {**target_config, "max_concurrency": 50}
+    quiet = run_target(config, _leads_input(tmp_path, 1), tmp_path)
+    debug = run_target(config, _leads_input(tmp_path, 1), tmp_path, env={"TARGET_ZOHO_CRM_LOGLEVEL": "DEBUG"})
+    assert quiet.returncode == debug.returncode == 1
+    assert "Traceback" not in quiet.stderr
+    assert "Traceback" in debug.stderr and "out of range" in debug.stderr
+    errors = [line for line in debug.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "`max_concurrency` 50 is out of range" in errors[0]
