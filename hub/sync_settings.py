@@ -58,17 +58,27 @@ END = "    # END generated settings\n"
 # Acronyms kept upper-case in labels ("api_url" -> "API URL").
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
-# Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
-# Plugin commands (`meltano invoke target-zoho-crm:test`). Meltano does not pass a command the plugin's
-# own `--config` file (meltano/meltano#8112) but does export every setting as TARGET_ZOHO_CRM_*
-# variables, which singer-sdk's `--config ENV` reads.
-COMMANDS = {
-    "test": {
-        "args": "--config ENV --test",
-        "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
-        "every configured stream against Zoho's metadata; writes nothing.",
+# Plugin commands (`meltano invoke target-zoho-crm:<name>`), in meltano.yml and the Hub definition.
+# Meltano passes the plugin's settings as TARGET_ZOHO_CRM_* variables, which the commands read.
+COMMANDS: dict[str, dict[str, str]] = {
+    "auth": {
+        "executable": "target-zoho-crm-auth",
+        "args": "",
+        "description": "Exchange a Zoho Self Client grant code for a refresh token at the configured data "
+        "centre: meltano invoke target-zoho-crm:auth --code <grant code> (add --write-config FILE to "
+        "store it).",
     },
 }
+
+# `test` is Create & Test: Meltano does not pass a command the plugin's own `--config` file
+# (meltano/meltano#8112), so it reads the exported variables through singer-sdk's `--config ENV`.
+COMMANDS["test"] = {
+    "args": "--config ENV --test",
+    "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
+    "every configured stream against Zoho's metadata; writes nothing.",
+}
+
+# Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
 SETTINGS_GROUP_VALIDATION = [["client_id", "client_secret", "refresh_token"], ["access_token"]]
 
 
@@ -246,7 +256,6 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "capabilities": list(about["capabilities"]),
         "supported_python_versions": list(about.get("supported_python_versions") or []),
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
-        "commands": COMMANDS,
         "settings_preamble": (
             "Authenticate with a Zoho OAuth self client (client ID, client secret and a refresh token "
             "with the `ZohoCRM.modules.ALL`, `ZohoCRM.settings.ALL`, `ZohoCRM.coql.READ`, "
@@ -262,6 +271,7 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
             f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
         "settings": hub_settings(about),
+        "commands": COMMANDS,
     }
 
 
@@ -269,9 +279,9 @@ def render_meltano_block(about: dict[str, Any]) -> str:
     """The generated part of the loader entry in meltano.yml (without the markers)."""
     block = {
         "capabilities": list(about["capabilities"]),
-        "commands": COMMANDS,
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
         "settings": settings_from_about(about),
+        "commands": COMMANDS,
     }
     return dump(block, indent=4)
 

@@ -35,6 +35,7 @@ from typing_extensions import override
 
 from target_zoho_crm.create_test import create_and_test, schemas_from_file
 from target_zoho_crm.errors import (
+    AuthError,
     RunStopped,
     TargetZohoCRMError,
     UnmatchedStreamError,
@@ -460,7 +461,11 @@ class TargetZohoCRM(Target):
         except (TargetZohoCRMError, OSError, ValueError) as exc:
             if isinstance(exc, ConfigValidationError):
                 raise  # singer-sdk's command prints each (secret-free) message and exits 1
-            cls.logger.error("%s", REDACTOR.redact(_plain_message(exc)))
+            if isinstance(exc, AuthError):
+                # Zoho refused to issue a token (credentials, data centre, Access Denied): one plain line.
+                print(f"target-zoho-crm: {REDACTOR.redact(str(exc))}", file=sys.stderr, flush=True)
+            else:
+                cls.logger.error("%s", REDACTOR.redact(_plain_message(exc)))
             cls.logger.debug("Traceback of the error above", exc_info=True)
             raise SystemExit(1) from None
 
