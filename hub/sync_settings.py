@@ -70,6 +70,14 @@ COMMANDS: dict[str, dict[str, str]] = {
     },
 }
 
+# `test` is Create & Test: Meltano does not pass a command the plugin's own `--config` file
+# (meltano/meltano#8112), so it reads the exported variables through singer-sdk's `--config ENV`.
+COMMANDS["test"] = {
+    "args": "--config ENV --test",
+    "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
+    "every configured stream against Zoho's metadata; writes nothing.",
+}
+
 # Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
 SETTINGS_GROUP_VALIDATION = [["client_id", "client_secret", "refresh_token"], ["access_token"]]
 
@@ -147,9 +155,11 @@ def setting_for(name: str, prop: dict[str, Any]) -> dict[str, Any]:
         seen: set[str] = set()
         options = []
         for value in prop["enum"]:
-            if value is None or str(value).lower() in seen:
-                continue  # e.g. region accepts "us" and "US": offer each choice once
-            seen.add(str(value).lower())
+            if value is None or str(value) in seen:
+                continue
+            # Both cases of a case-insensitive value are offered: Meltano's interactive prompt only
+            # accepts a listed option, exactly as spelt.
+            seen.add(str(value))
             options.append({"label": str(value), "value": str(value)})
         setting["options"] = options
     elif "boolean" in types:

@@ -75,6 +75,10 @@ class UnknownStreamError(TargetZohoCRMError):
         self.candidates = candidates
 
 
+class UnmatchedStreamError(UnknownStreamError):
+    """A stream's name matches no module at all (`unmatched_streams: skip` leaves such a stream out)."""
+
+
 class FieldMapError(TargetZohoCRMError, ValueError):
     """`field_map` names a field the module does not have."""
 

@@ -29,6 +29,11 @@ SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 
 # Defaults the sink and writers read through TargetSettings.
 DEFAULT_MAX_CONCURRENCY = 10
+# Zoho's concurrency limit is 5 (free) to 25 (ultimate) calls in flight: more only earns 429s.
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 25
+
+
+UNMATCHED_STREAMS = ("fail", "skip")
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -206,6 +211,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "of its own.",
     ),
     th.Property(
+        "unmatched_streams",
+        th.StringType,
+        default="fail",
+        allowed_values=list(UNMATCHED_STREAMS),
+        description="A stream whose name matches no module (and has no `streams.<name>.module`): fail "
+        "stops the run before writing, naming every such stream; skip logs each once and loads the "
+        "others. `stream_maps: {<stream>: __NULL__}` drops one stream before matching.",
+    ),
+    th.Property(
         "trigger",
         th.ArrayType(th.StringType(allowed_values=list(TRIGGERS))),
         description="Automations Zoho runs on write (workflow, approval, blueprint). Unset: Zoho's "
@@ -215,7 +229,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "max_concurrency",
         th.IntegerType,
         default=DEFAULT_MAX_CONCURRENCY,
-        description="Maximum API calls in flight at once (Zoho's concurrency limit per edition: 5 to 25).",
+        description="Maximum API calls in flight at once, 1 to 25 (Zoho's concurrency limit per edition: "
+        "5 to 25).",
     ),
     th.Property(
         "rejects_path",

@@ -33,6 +33,7 @@ EXPECTED = {
 ENV_PREFIX = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 
 SETTINGS = [
+    "unmatched_streams",
     "client_id",
     "client_secret",
     "refresh_token",
