@@ -26,6 +26,7 @@ from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
 from target_zoho_crm.errors import RunStopped
+from target_zoho_crm.load.batch import settle_parked
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader
@@ -296,6 +297,8 @@ class TargetZohoCRM(Target):
         try:
             with busy:  # the housekeeper must not flush while the final drain does
                 super().process_endofpipe()
+                if self.run.connected:
+                    settle_parked(self.keeper, self.run.parts.policy)  # parents first: last retries
                 self.keeper.join_all()
         finally:
             self._finish()

@@ -40,6 +40,16 @@ LOGGER = logging.getLogger("target_zoho_crm.load")
 
 
 @dataclass(frozen=True)
+class Parked:
+    """A record whose lookups matched nothing yet (parents first): converted, its source in memory,
+    the errors it would be rejected with, and the lookup cache's generation when it was parked."""
+
+    record: PreparedRecord
+    errors: list[ZohoError]
+    generation: int
+
+
+@dataclass(frozen=True)
 class LoadParts:
     """The run's shared parts a loader uses (built once by run.py)."""
 
@@ -67,6 +77,7 @@ class BatchLoader:
         self._lock = threading.Lock()
         self._rest: RestWriter | None = None
         self._bulk: BulkWriter | None = None
+        self._parked_generation: int | None = None  # the oldest parked record's cache generation
 
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
@@ -75,6 +86,50 @@ class BatchLoader:
         if isinstance(batch, RecordSpool):
             progress.done.add_done_callback(partial(_close_when_done, batch))
         return progress
+
+    def retry_parked(self) -> bool:
+        """Queue the parked records again, on their own, if a parent was written since they were
+        parked (at the end of the input: their stream may send no batch any more). False: nothing to do."""
+        if not self._retry_due():
+            return False
+        first = self.lane.parked_min(self)
+        if first is None:
+            return False
+        self.lane.submit(first, lambda p: self._write_batch([], [], p))
+        return True
+
+    def reject_parked(self) -> None:
+        """The end: records whose parent never came (or matched nothing) go to the rejects file."""
+        taken: list[Parked] = self.lane.take_parked(self)
+        with self._lock:
+            self._parked_generation = None
+        for parked in taken:
+            errors = parked.errors
+            self.reject(parked.record.source, errors[0], more=errors[1:])
+        self.lane.release_retrying([p.record.index for p in taken])
+
+    def _retry_due(self) -> bool:
+        with self._lock:
+            oldest = self._parked_generation
+        return oldest is not None and self.parts.lookups.cache.generation > oldest
+
+    def _take_parked(self) -> list[PreparedRecord]:
+        """Parked records to retry with this batch (only once a parent was written since), in input
+        order, ahead of the batch's own: a newer version of the same key in the batch wins the merge."""
+        if not self._retry_due():
+            return []
+        with self._lock:
+            self._parked_generation = None
+        return [p.record for p in self.lane.take_parked(self)]
+
+    def _park(self, record: PreparedRecord, errors: list[ZohoError], generation: int) -> None:
+        """Parents first: hold `record` (and the STATE after it) for a retry after later writes."""
+        source = unpack(record.source)  # a Bulk batch's spool is closed when the batch is done
+        kept = PreparedRecord(record.index, source, record.payload, record.key)
+        with self._lock:
+            if self._parked_generation is None or generation < self._parked_generation:
+                self._parked_generation = generation
+        self.lane.park(record.index, self, Parked(kept, list(errors), generation))
 
     # -- the background work of one batch (on the stream's lane) --------------------------------------------
     def _write_batch(self, batch: Batch, deps: list[Future[Any]], progress: BatchProgress) -> None:
@@ -85,6 +140,9 @@ class BatchLoader:
         stats = parts.summary
         stats.add(self.stream_name, read=len(batch))
         prepared = self._convert(batch)
+        retried = self._take_parked()
+        if retried:
+            prepared = [*retried, *prepared]
         prepared, merged = self._dedupe(prepared)
         if merged:
             stats.add(self.stream_name, merged=merged)
@@ -97,6 +155,8 @@ class BatchLoader:
             work = self._write_bulk(prepared, progress, previous)
         else:
             work = self._write_rest(prepared, progress)
+        # The retried records are now held by the batch's chunks (or were rejected, or merged).
+        self.lane.release_retrying([r.index for r in retried])
         progress.finish_when([*work, *([previous] if previous is not None else [])])
         self.lane.previous, self.lane.previous_api = progress.done, api
 
@@ -247,10 +307,12 @@ class BatchLoader:
     def _resolve(self, converted: list[PreparedRecord]) -> list[PreparedRecord]:
         if not converted:
             return []
+        generation = self.parts.lookups.cache.generation  # before the lookups: a later parent retries
         return self.parts.policy.resolve_lookups(
             self.plan,
             converted,
             lambda record, errors: self.reject(record.source, errors[0], more=errors[1:]),
+            lambda record, errors: self._park(record, errors, generation),
         )
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
@@ -338,6 +400,23 @@ class BatchLoader:
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk
+
+
+def settle_parked(keeper: StateKeeper, policy: LoadPolicy) -> None:
+    """At the end of the input, after every batch: retry parked records while parents keep being
+    written, then reject what still matches nothing (every record ends in Zoho or the rejects file)."""
+    policy.input_ended = True
+    while True:
+        keeper.join_all()
+        owners = [o for lane in list(keeper.lanes.values()) for o in lane.parked_owners()]
+        if not owners:
+            return
+        retried = [owner.retry_parked() for owner in owners]
+        if not any(retried):
+            for owner in owners:
+                owner.reject_parked()
+            keeper.join_all()
+            return
 
 
 def _close_when_done(spool: RecordSpool, done: Future[None]) -> None:
