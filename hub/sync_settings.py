@@ -58,6 +58,17 @@ END = "    # END generated settings\n"
 # Acronyms kept upper-case in labels ("api_url" -> "API URL").
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
+# Meltano commands (`meltano invoke target-zoho-crm:<name>`). `replay` reads the loader's rejects_path
+# (Meltano passes it as TARGET_ZOHO_CRM_REJECTS_PATH) unless given a file.
+COMMANDS: dict[str, dict[str, str]] = {
+    "replay": {
+        "executable": "target-zoho-crm-replay",
+        "description": "Write the rows of the rejects file as a Singer stream on stdout, to load them "
+        "again once their cause is fixed: `meltano invoke target-zoho-crm:replay > replay.singer`, "
+        "then `meltano invoke target-zoho-crm < replay.singer`. Options: a file, --stream, --code, --run.",
+    },
+}
+
 # Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
 SETTINGS_GROUP_VALIDATION = [["client_id", "client_secret", "refresh_token"], ["access_token"]]
 
@@ -248,6 +259,7 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
             f"[API credits]({repo_url()}/blob/main/docs/credits.md) and "
             f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
+        "commands": COMMANDS,
         "settings": hub_settings(about),
     }
 
@@ -257,6 +269,7 @@ def render_meltano_block(about: dict[str, Any]) -> str:
     block = {
         "capabilities": list(about["capabilities"]),
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
+        "commands": COMMANDS,
         "settings": settings_from_about(about),
     }
     return dump(block, indent=4)

@@ -22,7 +22,7 @@ from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.load.policy import LoadPolicy
 from target_zoho_crm.load.spool import RecordSpool
 from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, is_empty, unpack
-from target_zoho_crm.report.rejects import RejectsWriter
+from target_zoho_crm.report.rejects import RejectSource, RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
 from target_zoho_crm.zoho.bulk import BulkWriter
@@ -68,8 +68,11 @@ class BatchLoader:
     """Loads the batches of one stream under one SCHEMA (a SCHEMA change brings a new loader, with its
     own plan and writers, on the same lane)."""
 
-    def __init__(self, plan: StreamPlan, parts: LoadParts, lane: Lane) -> None:
+    def __init__(
+        self, plan: StreamPlan, parts: LoadParts, lane: Lane, source: RejectSource | None = None
+    ) -> None:
         self.plan = plan
+        self.source = parts.rejects.register(source) if source is not None else None
         self.parts = parts
         self.lane = lane
         self.stream_name = plan.stream_name
@@ -354,6 +357,7 @@ class BatchLoader:
             error=error,
             api=api,
             extra=extra,
+            source=self.source,
         )
         self.parts.summary.add(self.stream_name, rejected=1)
 

@@ -205,6 +205,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "reason.",
     ),
     th.Property(
+        "rejects_include_unmapped",
+        th.BooleanType,
+        default=False,
+        description="Copy a rejected record whole into the rejects file. Default: only the properties "
+        "the stream maps to Zoho fields and its key properties (a column that is not loaded, such as a "
+        "password hash, is never copied).",
+    ),
+    th.Property(
         "max_rejects",
         th.IntegerType,
         description="The run ends with exit code 3 when more records than this were rejected (every "
