@@ -227,7 +227,6 @@ def test_text_lengths_are_checked_with_zohos_maximum_length_error() -> None:
     assert error_of("Description", "y" * 2001) == invalid("Description", maximum_length=2000)
 
 
-
 def test_json_objects_and_arrays_become_json_text_in_text_and_textarea_fields() -> None:
     """A `jsonb` column into a text field: compact JSON text, the source's key order, within length."""
     doc = {"z": 1, "a": [True, None, "é"], "n": Decimal("1.10")}
