@@ -143,14 +143,14 @@ class BatchLoader:
         stats = parts.summary
         stats.add(self.stream_name, read=len(batch))
         prepared = self._convert(batch)
-        retried = self._take_parked()
+        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
+            dep.exception()
+        retried = self._take_parked()  # after the parents' writes: they may be what the parked wait for
         if retried:
             prepared = [*retried, *prepared]
         prepared, merged = self._dedupe(prepared)
         if merged:
             stats.add(self.stream_name, merged=merged)
-        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
-            dep.exception()
         api = self._api_for(len(prepared))
         stats.used_api(self.stream_name, api)
         previous = self.lane.previous
@@ -280,8 +280,7 @@ class BatchLoader:
         resolved, and its job submitted, once those writes are done (they may have created the records
         it refers to). The lane then moves on; the batch counts as unfinished for STATE until its job's
         results are recorded."""
-        if previous is not None:
-            previous.result()  # the previous batch of this stream must be done (and not have failed)
+        keys = self._wait_for_earlier_writes(converted, previous)
         parts = self.parts
         prepared = self._resolve(converted)
         if not prepared or parts.settings.dry_run:
@@ -305,7 +304,36 @@ class BatchLoader:
                 recorded.set_exception(exc)
 
         job.add_done_callback(record)
+        for key in keys:  # a later batch carrying one of these keys waits for this job (key fence)
+            self.lane.fence[key] = recorded
         return [recorded]
+
+    def _wait_for_earlier_writes(
+        self, converted: list[PreparedRecord], previous: Future[None] | None
+    ) -> set[str]:
+        """Before a Bulk batch resolves its lookups and keys and submits its job: wait for the earlier
+        writes of this stream it depends on. Jobs of one stream overlap (up to `bulk_max_jobs_in_flight`)
+        when they share no key: per-key order holds through the key fence, as for REST chunks. The whole
+        previous batch is awaited after a REST batch, when the stream looks up into its own module (a
+        parent may be in the previous job), or when some record has no key (Zoho may match it on
+        another field). Returns the batch's folded keys."""
+        keys = {fold_key(r.key) for r in converted if r.key is not None}
+        if previous is None:
+            return keys
+        independent = (
+            self.lane.previous_api == "bulk"
+            and self.plan.module.api_name not in self.plan.related_modules
+            and all(r.key is not None for r in converted)
+        )
+        if not independent:
+            previous.result()  # the previous batch of this stream must be done (and not have failed)
+            return keys
+        for earlier in {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}:
+            earlier.result()  # an earlier job with one of these keys failed: this one must not overtake it
+        self.parts.keeper.raise_if_failed()
+        if len(self.lane.fence) > FENCE_PRUNE_AT:
+            self.lane.fence = {k: f for k, f in self.lane.fence.items() if not f.done()}
+        return keys
 
     def _resolve(self, converted: list[PreparedRecord]) -> list[PreparedRecord]:
         if not converted:

@@ -269,7 +269,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "bulk_max_jobs_in_flight",
         th.IntegerType,
         default=DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
-        description="Bulk Write jobs per stream that may run at once while the target keeps reading.",
+        description="Bulk Write jobs per stream that may run at once while the target keeps reading: a "
+        "batch's job starts while earlier ones run when they share no key (a batch that updates a key of "
+        "a running job waits for it).",
     ),
     th.Property(
         "bulk_job_timeout",
