@@ -26,7 +26,7 @@ from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
 from target_zoho_crm.errors import RunStopped
-from target_zoho_crm.load.batch import settle_parked
+from target_zoho_crm.load.batch import retry_due_parked, settle_parked
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader
@@ -247,6 +247,7 @@ class TargetZohoCRM(Target):
                     )
                     if sink.buffer_age >= limit:
                         sink.flush()
+            retry_due_parked(self.keeper)  # parents first: a STATE may wait on records parked mid-run
         self.keeper.try_emit()
 
     def _reject_input_line(self, number: int, line: str, reason: str) -> None:

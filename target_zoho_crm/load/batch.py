@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from target_zoho_crm.zoho.rest import RestWriter
 # Marks the sink puts on a buffered tap record: its sequence number, and why it failed its schema.
 INVALID_MARK = "__target_zoho_crm_invalid__"
 SEQ_MARK = "__target_zoho_crm_seq__"
+PARKED_RETRY_SECONDS = 5.0  # parents first: the shortest interval between two retries of a stream
 FENCE_PRUNE_AT = 50_000  # keys remembered by the REST key fence before finished chunks are dropped
 
 Batch = list[dict[str, Any]] | RecordSpool
@@ -81,6 +83,7 @@ class BatchLoader:
         self._rest: RestWriter | None = None
         self._bulk: BulkWriter | None = None
         self._parked_generation: int | None = None  # the oldest parked record's cache generation
+        self.last_retry_at = 0.0  # when parked records were last queued again on their own
 
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
@@ -98,6 +101,7 @@ class BatchLoader:
         first = self.lane.parked_min(self)
         if first is None:
             return False
+        self.last_retry_at = time.monotonic()
         self.lane.submit(first, lambda p: self._write_batch([], [], p))
         return True
 
@@ -432,6 +436,17 @@ class BatchLoader:
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk
+
+
+def retry_due_parked(keeper: StateKeeper) -> None:
+    """While the input flows and a STATE waits: retry the parked records a parent may have cured, at
+    most every `PARKED_RETRY_SECONDS` per stream (each retry re-reads the lookup cache for all of them),
+    so that STATE need not wait for the end of the input or the child stream's next batch."""
+    now = time.monotonic()
+    for lane in list(keeper.lanes.values()):
+        for owner in lane.parked_owners():
+            if now - owner.last_retry_at >= PARKED_RETRY_SECONDS:
+                owner.retry_parked()
 
 
 def settle_parked(keeper: StateKeeper, policy: LoadPolicy) -> None:

@@ -174,22 +174,22 @@ class Lane:
         with self._lock:
             while self._in_flight and _finished(self._in_flight[0][1]):
                 self._in_flight.popleft()
+            # Every unfinished batch counts, not only the first: a batch may carry records older than
+            # the batches queued before it (parked records retried, parents first).
+            held = [*self._parked, *self._retrying]
             for min_seq, progress in self._in_flight:
                 if progress.done.done():
                     if progress.done.exception() is not None:
-                        oldest = min_seq  # a failed batch holds STATE back for good
-                        break
+                        held.append(min_seq)  # a failed batch holds STATE back for good
                     continue
                 if not progress.started:
-                    oldest = min_seq
-                    break
+                    held.append(min_seq)
+                    continue
                 chunk_oldest = progress.oldest()
                 if chunk_oldest is not None:
-                    oldest = chunk_oldest
-                    break
-            held = [*self._parked, *self._retrying]
+                    held.append(chunk_oldest)
             if held:
-                oldest = min(held) if oldest is None else min(oldest, *held)
+                oldest = min(held)
         buffered = self.buffer_min_seq
         if oldest is None:
             return buffered
