@@ -58,11 +58,20 @@ END = "    # END generated settings\n"
 # Acronyms kept upper-case in labels ("api_url" -> "API URL").
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
-# Meltano commands (`meltano invoke target-zoho-crm:<name>`). `replay` reads the loader's rejects_path
-# (Meltano passes it as TARGET_ZOHO_CRM_REJECTS_PATH) unless given a file.
+# Plugin commands (`meltano invoke target-zoho-crm:<name>`), in meltano.yml and the Hub definition.
+# Meltano passes the plugin's settings as TARGET_ZOHO_CRM_* variables, which the commands read
+# (`replay` reads the loader's rejects_path as TARGET_ZOHO_CRM_REJECTS_PATH unless given a file).
 COMMANDS: dict[str, dict[str, str]] = {
+    "auth": {
+        "executable": "target-zoho-crm-auth",
+        "args": "",
+        "description": "Exchange a Zoho Self Client grant code for a refresh token at the configured data "
+        "centre: meltano invoke target-zoho-crm:auth --code <grant code> (add --write-config FILE to "
+        "store it).",
+    },
     "replay": {
         "executable": "target-zoho-crm-replay",
+        "args": "",
         "description": "Write the rows of the rejects file as a Singer stream on stdout, to load them "
         "again once their cause is fixed: `meltano invoke target-zoho-crm:replay > replay.singer`, "
         "then `meltano invoke target-zoho-crm < replay.singer`. Options: a file, --stream, --code, --run.",
@@ -259,8 +268,8 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
             f"[API credits]({repo_url()}/blob/main/docs/credits.md) and "
             f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
-        "commands": COMMANDS,
         "settings": hub_settings(about),
+        "commands": COMMANDS,
     }
 
 
@@ -269,8 +278,8 @@ def render_meltano_block(about: dict[str, Any]) -> str:
     block = {
         "capabilities": list(about["capabilities"]),
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
-        "commands": COMMANDS,
         "settings": settings_from_about(about),
+        "commands": COMMANDS,
     }
     return dump(block, indent=4)
 

@@ -25,7 +25,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
-from target_zoho_crm.errors import RunStopped
+from target_zoho_crm.errors import AuthError, RunStopped
 from target_zoho_crm.load.batch import retry_due_parked, settle_parked
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
@@ -281,7 +281,13 @@ class TargetZohoCRM(Target):
     def invoke(cls, **kwargs: Any) -> None:
         """The command line: a process of its own, so the garbage collector and GIL are tuned for a load."""
         _tune_process()
-        super().invoke(**kwargs)
+        try:
+            super().invoke(**kwargs)
+        except AuthError as exc:
+            # Zoho refused to issue a token (credentials, data centre, Access Denied): the message says
+            # why and what to do; a traceback would add nothing a user can act on.
+            print(f"target-zoho-crm: {REDACTOR.redact(str(exc))}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
 
     @override  # type: ignore[misc]  # final in singer-sdk's reader base; the target must wrap it
     def listen(self, file_input: Any = None) -> None:

@@ -591,6 +591,20 @@ TROUBLESHOOTING_MESSAGES = [
     "rejected records are in",
     "Cannot write the rejects file",
     "names properties the stream schema does not have",
+    "answered Access Denied",
+    "Asking again in",
+    "The token cache is off",
+    "until it expires in",
+    "Zoho refused the grant code (invalid_code)",
+    "Zoho does not know this client (invalid_client)",
+    "issued no refresh token",
+    "it is not readable JSON",
+    "The refresh token was not",
+    "missing: pass it as an option.",
+    "Reusing a cached Zoho access token",
+    "is not a token cache file; ignoring it.",
+    "going on without it.",
+    "stayed locked by another process",
 ]
 
 
