@@ -102,3 +102,8 @@ class BulkJobError(TargetZohoCRMError):
 
 class RunStopped(TargetZohoCRMError, RuntimeError):
     """The run cannot go on; the message says why and what to do."""
+
+
+class RejectsFileError(RunStopped):
+    """The rejects file cannot be written (a full disk, no permission): no record may be lost, so the
+    run stops, with STATE held behind the records not yet handled."""

@@ -41,6 +41,7 @@ from target_zoho_crm.errors import (
     TargetZohoCRMError,
     UnmatchedStreamError,
 )
+from target_zoho_crm.load.batch import retry_due_parked, settle_parked
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader
@@ -420,6 +421,7 @@ class TargetZohoCRM(Target):
                     )
                     if sink.buffer_age >= limit:
                         sink.flush()
+            retry_due_parked(self.keeper)  # parents first: a STATE may wait on records parked mid-run
         self.keeper.try_emit()
 
     def _reject_input_line(self, number: int, line: str, reason: str) -> None:
@@ -539,6 +541,8 @@ class TargetZohoCRM(Target):
         try:
             with busy:  # the housekeeper must not flush while the final drain does
                 super().process_endofpipe()
+                if self.run.connected:
+                    settle_parked(self.keeper, self.run.parts.policy)  # parents first: last retries
                 self.keeper.join_all()
         finally:
             self._finish()

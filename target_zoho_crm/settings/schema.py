@@ -239,6 +239,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "reason.",
     ),
     th.Property(
+        "rejects_include_unmapped",
+        th.BooleanType,
+        default=False,
+        description="Copy a rejected record whole into the rejects file. Default: only the properties "
+        "the stream maps to Zoho fields and its key properties (a column that is not loaded, such as a "
+        "password hash, is never copied).",
+    ),
+    th.Property(
         "max_rejects",
         th.IntegerType,
         description="The run ends with exit code 3 when more records than this were rejected (every "
@@ -325,7 +333,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "bulk_max_jobs_in_flight",
         th.IntegerType,
         default=DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
-        description="Bulk Write jobs per stream that may run at once while the target keeps reading.",
+        description="Bulk Write jobs per stream that may run at once while the target keeps reading: a "
+        "batch's job starts while earlier ones run when they share no key (a batch that updates a key of "
+        "a running job waits for it).",
     ),
     th.Property(
         "bulk_job_timeout",

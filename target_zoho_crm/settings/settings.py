@@ -131,6 +131,7 @@ class TargetSettings:
     trigger: list[str] | None
     max_concurrency: int
     rejects_path: str | None
+    rejects_include_unmapped: bool
     max_rejects: int | None
     dry_run: bool
     timezone: str
@@ -199,6 +200,7 @@ class TargetSettings:
             trigger=None if trigger is None else list(trigger),
             max_concurrency=max_concurrency,
             rejects_path=config.get("rejects_path") or None,
+            rejects_include_unmapped=bool(_setting(config, "rejects_include_unmapped")),
             max_rejects=None if max_rejects is None else int(max_rejects),
             dry_run=bool(_setting(config, "dry_run")),
             timezone=str(_setting(config, "timezone")),

@@ -589,6 +589,7 @@ TROUBLESHOOTING_MESSAGES = [
     "more than max_rejects",
     "the source's own id is not a Zoho record id",
     "rejected records are in",
+    "Cannot write the rejects file",
     "names properties the stream schema does not have",
     "to find the Zoho record to delete",
     "what Zoho holds cannot be read",

@@ -53,6 +53,7 @@ SETTINGS = [
     "trigger",
     "max_concurrency",
     "rejects_path",
+    "rejects_include_unmapped",
     "max_rejects",
     "dry_run",
     "timezone",
