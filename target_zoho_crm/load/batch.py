@@ -22,6 +22,7 @@ from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.load.policy import LoadPolicy
 from target_zoho_crm.load.spool import RecordSpool
 from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, is_empty, unpack
+from target_zoho_crm.report.progress import ProgressReporter
 from target_zoho_crm.report.rejects import RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
@@ -52,6 +53,7 @@ class LoadParts:
     summary: RunSummary
     rejects: RejectsWriter
     close_at_end: Callable[[Any], None]  # writers whose threads outlive a sink (Bulk job pollers)
+    progress: ProgressReporter | None = None  # told each Bulk job's status while it runs
 
 
 class BatchLoader:
@@ -71,6 +73,9 @@ class BatchLoader:
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
         """Queue `batch` on the lane (blocks while the lane has too many unfinished batches)."""
+        # Counted as read when handed over: a run that stops before a queued batch runs still says
+        # that its records were read (and not written).
+        self.parts.summary.add(self.stream_name, read=len(batch))
         progress = self.lane.submit(first_seq, lambda p: self._write_batch(batch, deps, p))
         if isinstance(batch, RecordSpool):
             progress.done.add_done_callback(partial(_close_when_done, batch))
@@ -83,7 +88,6 @@ class BatchLoader:
         parts = self.parts
         parts.keeper.raise_if_failed()  # the run is stopping: queued batches must not write
         stats = parts.summary
-        stats.add(self.stream_name, read=len(batch))
         prepared = self._convert(batch)
         prepared, merged = self._dedupe(prepared)
         if merged:
@@ -335,6 +339,9 @@ class BatchLoader:
                 )
                 keeper = parts.keeper
                 writer.should_stop = lambda: keeper.failure is not None
+                reporter, stream = parts.progress, self.stream_name
+                if reporter is not None:
+                    writer.on_poll = lambda job_id, details: reporter.job_status(stream, job_id, details)
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk

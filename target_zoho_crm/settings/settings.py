@@ -118,6 +118,9 @@ class TargetSettings:
     max_concurrency: int
     rejects_path: str | None
     max_rejects: int | None
+    max_credits: int | None
+    progress_interval: float
+    report_path: str | None
     dry_run: bool
     timezone: str
     request_timeout: float
@@ -152,6 +155,12 @@ class TargetSettings:
         if max_concurrency < 1:
             raise ConfigError("`max_concurrency` must be at least 1.")
         max_rejects = config.get("max_rejects")
+        max_credits = config.get("max_credits")
+        if max_credits is not None and int(max_credits) < 1:
+            raise ConfigError("`max_credits` must be at least 1 (leave it unset for no limit).")
+        progress_interval = float(_setting(config, "progress_interval"))
+        if progress_interval < 0:
+            raise ConfigError("`progress_interval` must be 0 (off) or a number of seconds.")
         return cls(
             urls=resolve_urls(config),
             region=normalize_region(_setting(config, "region")),
@@ -164,6 +173,9 @@ class TargetSettings:
             max_concurrency=max_concurrency,
             rejects_path=config.get("rejects_path") or None,
             max_rejects=None if max_rejects is None else int(max_rejects),
+            max_credits=None if max_credits is None else int(max_credits),
+            progress_interval=progress_interval,
+            report_path=config.get("report_path") or None,
             dry_run=bool(_setting(config, "dry_run")),
             timezone=str(_setting(config, "timezone")),
             request_timeout=float(_setting(config, "request_timeout")),
