@@ -275,7 +275,6 @@ class ZohoClient:
     # ----------------------------------------------------------------------------------------------
 
     def _attempt(self, call: _Call) -> requests.Response:
-        self._check_stop(call)  # also after a backoff wait: the run may have stopped meanwhile
         headers = dict(call.headers)
         body: Any = call.data
         if call.payload is not None:
@@ -290,6 +289,9 @@ class ZohoClient:
             )
         )
         with self._gate:
+            # Checked once a slot is free (and after each backoff wait): the run may have stopped while
+            # this call waited.
+            self._check_stop(call)
             # Taken once a slot is free, so calls queued behind a refresh use the new token.
             token = self.tokens.token()
             call.token_used = token

@@ -123,7 +123,7 @@ class CreditMeter:
         self.calls: Counter[str] = Counter()
         self.by_account: Counter[str] = Counter()
         self.calls_by_account: Counter[str] = Counter()
-        self.zoho_remaining: int | None = None
+        self.zoho_remaining: int | None = None  # the lowest `X-API-CREDITS-REMAINING` of the run
         self._zoho_first: int | None = None
         self._warned = 0  # how many of CREDIT_WARNING_LEVELS were announced
 
@@ -160,7 +160,11 @@ class CreditMeter:
     def observe_remaining(self, remaining: int) -> float | None:
         """Zoho's count of the org's credits left; returns the warning level just crossed, if any."""
         with self._lock:
-            self.zoho_remaining = remaining
+            # The lowest count wins: answers of concurrent calls arrive out of order, and an older,
+            # higher count must not undo a newer one (credits freed by the rolling window during a run
+            # are understated, the safe side).
+            if self.zoho_remaining is None or remaining < self.zoho_remaining:
+                self.zoho_remaining = remaining
             if self._zoho_first is None:
                 self._zoho_first = remaining
             estimate = 2 * self._zoho_first
