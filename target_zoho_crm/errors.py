@@ -126,7 +126,7 @@ class CreditBudgetError(OutOfCredits):
         self.budget = budget
         super().__init__(
             f"max_credits={budget} reached: {used} credits used or committed, and the next call "
-            f"({label}, {cost} credits) would pass it; it was not sent"
+            f"({label}, {cost} credit{'' if cost == 1 else 's'}) would pass it; it was not sent"
         )
 
 

@@ -590,6 +590,12 @@ TROUBLESHOOTING_MESSAGES = [
     "the source's own id is not a Zoho record id",
     "rejected records are in",
     "names properties the stream schema does not have",
+    "API credits for the rolling 24 hours are spent",
+    "The run stopped early:",
+    "read but not written",
+    "would pass it; it was not sent",
+    "left in the rolling 24 hours (about",
+    "Singer metadata properties (_sdc_*) are not loaded",
 ]
 
 
