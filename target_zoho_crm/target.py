@@ -155,8 +155,8 @@ class TargetZohoCRM(Target):
         self._start_housekeeper()
         try:
             super()._process_schema_message(message_dict)
-        except Exception:
-            self._settle_before_stop()
+        except Exception as exc:
+            self._settle_before_stop(exc)
             raise
         if isinstance(stream, str):
             self._register_plain_sink(stream)
@@ -170,8 +170,8 @@ class TargetZohoCRM(Target):
                 self._process_plain_record(sink, record)
             else:
                 super()._process_record_message(message_dict)
-        except (RecordsWithoutSchemaException, MissingKeyPropertiesError):
-            self._settle_before_stop()
+        except (RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
+            self._settle_before_stop(exc)
             raise
         now = time.monotonic()
         if now >= self._next_housekeeping:
@@ -275,7 +275,7 @@ class TargetZohoCRM(Target):
         return [s for s in self.run.streams.current() if isinstance(s, ZohoSink)]
 
     # -- end of run ------------------------------------------------------------------------------------------
-    def _settle_before_stop(self) -> None:
+    def _settle_before_stop(self, error: BaseException) -> None:
         """Before a fatal input error stops the run: finish what was read, and echo the STATE it earned."""
         try:
             for sink in self._sinks():
@@ -284,7 +284,7 @@ class TargetZohoCRM(Target):
         except Exception as exc:  # the original error is the one to report
             self.logger.error("While stopping: a batch failed as well: %s", exc)
         finally:
-            self._finish()
+            self._finish(stopped=error)
 
     @classmethod
     @override
