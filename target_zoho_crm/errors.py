@@ -27,6 +27,10 @@ class AuthError(TargetZohoCRMError):
         self.code = code
 
 
+class AuthCommandError(TargetZohoCRMError):
+    """`target-zoho-crm-auth`: a problem the user can fix; printed as one message, without a traceback."""
+
+
 class ZohoAPIError(TargetZohoCRMError):
     """A Zoho error that was not (or no longer) retried: status, Zoho code, message and details."""
 

@@ -30,6 +30,7 @@ from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
 from target_zoho_crm.errors import (
+    AuthError,
     CreditBudgetError,
     CreditsExhaustedError,
     OutOfCredits,
@@ -291,7 +292,13 @@ class TargetZohoCRM(Target):
     def invoke(cls, **kwargs: Any) -> None:
         """The command line: a process of its own, so the garbage collector and GIL are tuned for a load."""
         _tune_process()
-        super().invoke(**kwargs)
+        try:
+            super().invoke(**kwargs)
+        except AuthError as exc:
+            # Zoho refused to issue a token (credentials, data centre, Access Denied): the message says
+            # why and what to do; a traceback would add nothing a user can act on.
+            print(f"target-zoho-crm: {REDACTOR.redact(str(exc))}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
 
     @override  # type: ignore[misc]  # final in singer-sdk's reader base; the target must wrap it
     def listen(self, file_input: Any = None) -> None:
@@ -301,6 +308,8 @@ class TargetZohoCRM(Target):
             super().listen(file_input)
         except TargetZohoCRMError as exc:
             self._finish(stopped=exc)
+            if isinstance(exc, AuthError):
+                raise  # `invoke` says it in one line (no token: nothing was read or written)
             self.logger.error("%s", self._stop_message(exc))
             raise SystemExit(1) from None
         except BaseException as exc:

@@ -14,12 +14,12 @@ from target_zoho_crm.errors import ConfigError
 from target_zoho_crm.names import loose, stream_name_forms
 from target_zoho_crm.settings.schema import (
     API_TYPES,
-    API_VERSIONS,
     CATCH_ALL_STREAM,
     CONFIG_SCHEMA,
     OPERATIONS,
 )
 from target_zoho_crm.zoho.regions import ZohoUrls, normalize_environment, normalize_region, resolve_urls
+from target_zoho_crm.zoho.versions import api_version
 
 # --------------------------------------------------------------------------------------------------
 # Data centres (reference §1.1; Zoho "Multi DC Support" page
@@ -131,6 +131,8 @@ class TargetSettings:
     bulk_job_timeout: float
     state_flush_seconds: float
     check_ambiguous_keys: bool
+    token_cache_path: str | None  # None: the default file; "off" or "": no cache (zoho/token_cache.py)
+    token_wait_seconds: float
     streams: dict[str, Any]  # `streams`: per-stream options, by name
 
     def stream_options(self, stream_name: str) -> StreamOptions:
@@ -141,9 +143,10 @@ class TargetSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
-        version = str(_setting(config, "api_version"))
-        if version not in API_VERSIONS:
-            raise ConfigError(f"`api_version` {version!r}: use one of {', '.join(API_VERSIONS)}.")
+        version = api_version(_setting(config, "api_version")).name
+        token_wait = float(_setting(config, "token_wait_seconds"))
+        if token_wait < 0:
+            raise ConfigError("`token_wait_seconds` must be 0 or more (0: stop at once on Access Denied).")
         has_refresh = all(config.get(k) for k in ("client_id", "client_secret", "refresh_token"))
         if not has_refresh and not config.get("access_token"):
             raise ConfigError(
@@ -186,5 +189,9 @@ class TargetSettings:
             bulk_job_timeout=float(_setting(config, "bulk_job_timeout")),
             state_flush_seconds=float(_setting(config, "state_flush_seconds")),
             check_ambiguous_keys=bool(_setting(config, "check_ambiguous_keys")),
+            token_cache_path=None
+            if config.get("token_cache_path") is None
+            else str(config["token_cache_path"]),
+            token_wait_seconds=token_wait,
             streams=dict(config.get("streams") or {}),
         )

@@ -596,6 +596,20 @@ TROUBLESHOOTING_MESSAGES = [
     "would pass it; it was not sent",
     "left in the rolling 24 hours (about",
     "Singer metadata properties (_sdc_*) are not loaded",
+    "answered Access Denied",
+    "Asking again in",
+    "The token cache is off",
+    "until it expires in",
+    "Zoho refused the grant code (invalid_code)",
+    "Zoho does not know this client (invalid_client)",
+    "issued no refresh token",
+    "it is not readable JSON",
+    "The refresh token was not",
+    "missing: pass it as an option.",
+    "Reusing a cached Zoho access token",
+    "is not a token cache file; ignoring it.",
+    "going on without it.",
+    "stayed locked by another process",
 ]
 
 

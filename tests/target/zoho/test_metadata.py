@@ -70,15 +70,16 @@ def test_name_normalisation_rules() -> None:
     assert stream_name_forms("dbo_contacts") == ["dbo_contacts", "contacts"]
 
 
-@pytest.mark.parametrize("version", ["v2", "v2.1", "v4"])
+@pytest.mark.parametrize("version", ["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"])
 def test_resolution_table_per_version(emulator: Any, target_config: dict[str, Any], version: str) -> None:
     catalog = _catalog(target_config, version)
-    table = {**COMMON, **(V3_PLUS if version == "v4" else {})}
+    v3_plus = version not in ("v2", "v2.1")
+    table = {**COMMON, **(V3_PLUS if v3_plus else {})}
     resolved = {stream: catalog.resolve(stream, None).api_name for stream in table}
     assert resolved == table
     names = catalog.module_names()
     assert "Leads" in names and "Quoted_Items" not in names  # subform modules are not targets
-    assert ("Appointments__s" in names) is (version == "v4")
+    assert ("Appointments__s" in names) is v3_plus
 
 
 def test_v2_has_no_appointments_and_says_what_it_has(emulator: Any, target_config: dict[str, Any]) -> None:
