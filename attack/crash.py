@@ -106,9 +106,12 @@ def read_rejects(path: Path) -> list[dict[str, Any]]:
     if path.exists():
         for line in path.read_bytes().splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 rows.append({"unparsable": line[:200].decode("utf-8", "replace")})
+                continue
+            if row.get("kind") != "schema":  # a replay's schema row, not a reject
+                rows.append(row)
     return rows
 
 

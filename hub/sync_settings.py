@@ -59,7 +59,8 @@ END = "    # END generated settings\n"
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
 # Plugin commands (`meltano invoke target-zoho-crm:<name>`), in meltano.yml and the Hub definition.
-# Meltano passes the plugin's settings as TARGET_ZOHO_CRM_* variables, which the commands read.
+# Meltano passes the plugin's settings as TARGET_ZOHO_CRM_* variables, which the commands read
+# (`replay` reads the loader's rejects_path as TARGET_ZOHO_CRM_REJECTS_PATH unless given a file).
 COMMANDS: dict[str, dict[str, str]] = {
     "auth": {
         "executable": "target-zoho-crm-auth",
@@ -67,6 +68,20 @@ COMMANDS: dict[str, dict[str, str]] = {
         "description": "Exchange a Zoho Self Client grant code for a refresh token at the configured data "
         "centre: meltano invoke target-zoho-crm:auth --code <grant code> (add --write-config FILE to "
         "store it).",
+    },
+    "replay": {
+        "executable": "target-zoho-crm-replay",
+        "args": "",
+        "description": "Write the rows of the rejects file as a Singer stream on stdout, to load them "
+        "again once their cause is fixed: `meltano invoke target-zoho-crm:replay > replay.singer`, "
+        "then `meltano invoke target-zoho-crm < replay.singer`. Options: a file, --stream, --code, --run.",
+    },
+    # Create & Test: Meltano does not pass a command the plugin's own `--config` file
+    # (meltano/meltano#8112), so it reads the exported variables through singer-sdk's `--config ENV`.
+    "test": {
+        "args": "--config ENV --test",
+        "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
+        "every configured stream against Zoho's metadata; writes nothing.",
     },
 }
 
@@ -147,9 +162,11 @@ def setting_for(name: str, prop: dict[str, Any]) -> dict[str, Any]:
         seen: set[str] = set()
         options = []
         for value in prop["enum"]:
-            if value is None or str(value).lower() in seen:
-                continue  # e.g. region accepts "us" and "US": offer each choice once
-            seen.add(str(value).lower())
+            if value is None or str(value) in seen:
+                continue
+            # Both cases of a case-insensitive value are offered: Meltano's interactive prompt only
+            # accepts a listed option, exactly as spelt.
+            seen.add(str(value))
             options.append({"label": str(value), "value": str(value)})
         setting["options"] = options
     elif "boolean" in types:

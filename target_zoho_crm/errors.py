@@ -75,6 +75,10 @@ class UnknownStreamError(TargetZohoCRMError):
         self.candidates = candidates
 
 
+class UnmatchedStreamError(UnknownStreamError):
+    """A stream's name matches no module at all (`unmatched_streams: skip` leaves such a stream out)."""
+
+
 class FieldMapError(TargetZohoCRMError, ValueError):
     """`field_map` names a field the module does not have."""
 
@@ -136,3 +140,8 @@ class CreditBudgetError(OutOfCredits):
 
 class StopRequested(RunStopped):
     """A call not sent (or not retried) because the run is already stopping for another reason."""
+
+
+class RejectsFileError(RunStopped):
+    """The rejects file cannot be written (a full disk, no permission): no record may be lost, so the
+    run stops, with STATE held behind the records not yet handled."""

@@ -120,6 +120,10 @@ class RunContext:
         self.progress.start()
 
     @property
+    def connected(self) -> bool:
+        return self._parts is not None
+
+    @property
     def parts(self) -> LoadParts:
         if self._parts is None:
             raise RuntimeError("the run is not connected yet (connect() runs at the first SCHEMA)")

@@ -23,6 +23,7 @@ from target_zoho_crm.load.ordering import BatchProgress, Lane
 from target_zoho_crm.load.plan import StreamPlan, plan_stream
 from target_zoho_crm.load.spool import RecordSpool
 from target_zoho_crm.model import ModuleInfo
+from target_zoho_crm.report.rejects import RejectSource, kept_properties
 from target_zoho_crm.run import RunContext, run_context_of
 
 
@@ -58,7 +59,7 @@ class ZohoSink(BatchSink):
             self.logger.warning("Stream '%s': property '%s' is not loaded: %s", stream_name, prop, reason)
         self.lane: Lane = parts.keeper.lane(stream_name)
         self.lane.max_queued = plan.max_queued_batches
-        self.loader = BatchLoader(plan, parts, self.lane)
+        self.loader = BatchLoader(plan, parts, self.lane, self._reject_source())
         # Read on every record: bound once here rather than looked up through the run's parts.
         self._next_seq = parts.keeper.next_seq
         self._max_size = plan.batch_size
@@ -76,6 +77,15 @@ class ZohoSink(BatchSink):
             plan.api_type,
         )
         self.run.streams.register(stream_name, self)  # replaces the sink of the stream's previous SCHEMA
+
+    def _reject_source(self) -> RejectSource:
+        """What the rejects file keeps of this stream: its schema and keys (for a replay), and, unless
+        `rejects_include_unmapped`, only the properties that are loaded and the key properties."""
+        keys = list(self.key_properties or [])
+        kept = None
+        if not self.run.settings.rejects_include_unmapped:
+            kept = kept_properties(self.plan.mapper.mapping, keys)
+        return RejectSource(self.stream_name, self.schema, keys, kept)
 
     # -- what the rest of the target reads ------------------------------------------------------------------
     @property

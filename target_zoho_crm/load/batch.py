@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from target_zoho_crm.load.policy import LoadPolicy
 from target_zoho_crm.load.spool import RecordSpool
 from target_zoho_crm.model import Outcome, PreparedRecord, RecordSource, ZohoError, is_empty, unpack
 from target_zoho_crm.report.progress import ProgressReporter
-from target_zoho_crm.report.rejects import RejectsWriter
+from target_zoho_crm.report.rejects import RejectSource, RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
 from target_zoho_crm.zoho.bulk import BulkWriter
@@ -34,10 +35,21 @@ from target_zoho_crm.zoho.rest import RestWriter
 # Marks the sink puts on a buffered tap record: its sequence number, and why it failed its schema.
 INVALID_MARK = "__target_zoho_crm_invalid__"
 SEQ_MARK = "__target_zoho_crm_seq__"
+PARKED_RETRY_SECONDS = 5.0  # parents first: the shortest interval between two retries of a stream
 FENCE_PRUNE_AT = 50_000  # keys remembered by the REST key fence before finished chunks are dropped
 
 Batch = list[dict[str, Any]] | RecordSpool
 LOGGER = logging.getLogger("target_zoho_crm.load")
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A record whose lookups matched nothing yet (parents first): converted, its source in memory,
+    the errors it would be rejected with, and the lookup cache's generation when it was parked."""
+
+    record: PreparedRecord
+    errors: list[ZohoError]
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,11 @@ class BatchLoader:
     """Loads the batches of one stream under one SCHEMA (a SCHEMA change brings a new loader, with its
     own plan and writers, on the same lane)."""
 
-    def __init__(self, plan: StreamPlan, parts: LoadParts, lane: Lane) -> None:
+    def __init__(
+        self, plan: StreamPlan, parts: LoadParts, lane: Lane, source: RejectSource | None = None
+    ) -> None:
         self.plan = plan
+        self.source = parts.rejects.register(source) if source is not None else None
         self.parts = parts
         self.lane = lane
         self.stream_name = plan.stream_name
@@ -69,6 +84,8 @@ class BatchLoader:
         self._lock = threading.Lock()
         self._rest: RestWriter | None = None
         self._bulk: BulkWriter | None = None
+        self._parked_generation: int | None = None  # the oldest parked record's cache generation
+        self.last_retry_at = 0.0  # when parked records were last queued again on their own
 
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
@@ -81,6 +98,51 @@ class BatchLoader:
             progress.done.add_done_callback(partial(_close_when_done, batch))
         return progress
 
+    def retry_parked(self) -> bool:
+        """Queue the parked records again, on their own, if a parent was written since they were
+        parked (at the end of the input: their stream may send no batch any more). False: nothing to do."""
+        if not self._retry_due():
+            return False
+        first = self.lane.parked_min(self)
+        if first is None:
+            return False
+        self.last_retry_at = time.monotonic()
+        self.lane.submit(first, lambda p: self._write_batch([], [], p))
+        return True
+
+    def reject_parked(self) -> None:
+        """The end: records whose parent never came (or matched nothing) go to the rejects file."""
+        taken: list[Parked] = self.lane.take_parked(self)
+        with self._lock:
+            self._parked_generation = None
+        for parked in taken:
+            errors = parked.errors
+            self.reject(parked.record.source, errors[0], more=errors[1:])
+        self.lane.release_retrying([p.record.index for p in taken])
+
+    def _retry_due(self) -> bool:
+        with self._lock:
+            oldest = self._parked_generation
+        return oldest is not None and self.parts.lookups.cache.generation > oldest
+
+    def _take_parked(self) -> list[PreparedRecord]:
+        """Parked records to retry with this batch (only once a parent was written since), in input
+        order, ahead of the batch's own: a newer version of the same key in the batch wins the merge."""
+        if not self._retry_due():
+            return []
+        with self._lock:
+            self._parked_generation = None
+        return [p.record for p in self.lane.take_parked(self)]
+
+    def _park(self, record: PreparedRecord, errors: list[ZohoError], generation: int) -> None:
+        """Parents first: hold `record` (and the STATE after it) for a retry after later writes."""
+        source = unpack(record.source)  # a Bulk batch's spool is closed when the batch is done
+        kept = PreparedRecord(record.index, source, record.payload, record.key)
+        with self._lock:
+            if self._parked_generation is None or generation < self._parked_generation:
+                self._parked_generation = generation
+        self.lane.park(record.index, self, Parked(kept, list(errors), generation))
+
     # -- the background work of one batch (on the stream's lane) --------------------------------------------
     def _write_batch(self, batch: Batch, deps: list[Future[Any]], progress: BatchProgress) -> None:
         """Start the batch's writes; `progress.done` resolves when every record is in Zoho or rejected,
@@ -89,11 +151,14 @@ class BatchLoader:
         parts.keeper.raise_if_failed()  # the run is stopping: queued batches must not write
         stats = parts.summary
         prepared = self._convert(batch)
+        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
+            dep.exception()
+        retried = self._take_parked()  # after the parents' writes: they may be what the parked wait for
+        if retried:
+            prepared = [*retried, *prepared]
         prepared, merged = self._dedupe(prepared)
         if merged:
             stats.add(self.stream_name, merged=merged)
-        for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
-            dep.exception()
         api = self._api_for(len(prepared))
         stats.used_api(self.stream_name, api)
         previous = self.lane.previous
@@ -101,6 +166,8 @@ class BatchLoader:
             work = self._write_bulk(prepared, progress, previous)
         else:
             work = self._write_rest(prepared, progress)
+        # The retried records are now held by the batch's chunks (or were rejected, or merged).
+        self.lane.release_retrying([r.index for r in retried])
         progress.finish_when([*work, *([previous] if previous is not None else [])])
         self.lane.previous, self.lane.previous_api = progress.done, api
 
@@ -221,8 +288,7 @@ class BatchLoader:
         resolved, and its job submitted, once those writes are done (they may have created the records
         it refers to). The lane then moves on; the batch counts as unfinished for STATE until its job's
         results are recorded."""
-        if previous is not None:
-            previous.result()  # the previous batch of this stream must be done (and not have failed)
+        keys = self._wait_for_earlier_writes(converted, previous)
         parts = self.parts
         prepared = self._resolve(converted)
         if not prepared or parts.settings.dry_run:
@@ -246,15 +312,46 @@ class BatchLoader:
                 recorded.set_exception(exc)
 
         job.add_done_callback(record)
+        for key in keys:  # a later batch carrying one of these keys waits for this job (key fence)
+            self.lane.fence[key] = recorded
         return [recorded]
+
+    def _wait_for_earlier_writes(
+        self, converted: list[PreparedRecord], previous: Future[None] | None
+    ) -> set[str]:
+        """Before a Bulk batch resolves its lookups and keys and submits its job: wait for the earlier
+        writes of this stream it depends on. Jobs of one stream overlap (up to `bulk_max_jobs_in_flight`)
+        when they share no key: per-key order holds through the key fence, as for REST chunks. The whole
+        previous batch is awaited after a REST batch, when the stream looks up into its own module (a
+        parent may be in the previous job), or when some record has no key (Zoho may match it on
+        another field). Returns the batch's folded keys."""
+        keys = {fold_key(r.key) for r in converted if r.key is not None}
+        if previous is None:
+            return keys
+        independent = (
+            self.lane.previous_api == "bulk"
+            and self.plan.module.api_name not in self.plan.related_modules
+            and all(r.key is not None for r in converted)
+        )
+        if not independent:
+            previous.result()  # the previous batch of this stream must be done (and not have failed)
+            return keys
+        for earlier in {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}:
+            earlier.result()  # an earlier job with one of these keys failed: this one must not overtake it
+        self.parts.keeper.raise_if_failed()
+        if len(self.lane.fence) > FENCE_PRUNE_AT:
+            self.lane.fence = {k: f for k, f in self.lane.fence.items() if not f.done()}
+        return keys
 
     def _resolve(self, converted: list[PreparedRecord]) -> list[PreparedRecord]:
         if not converted:
             return []
+        generation = self.parts.lookups.cache.generation  # before the lookups: a later parent retries
         return self.parts.policy.resolve_lookups(
             self.plan,
             converted,
             lambda record, errors: self.reject(record.source, errors[0], more=errors[1:]),
+            lambda record, errors: self._park(record, errors, generation),
         )
 
     def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
@@ -296,6 +393,7 @@ class BatchLoader:
             error=error,
             api=api,
             extra=extra,
+            source=self.source,
         )
         self.parts.summary.add(self.stream_name, rejected=1)
 
@@ -345,6 +443,34 @@ class BatchLoader:
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk
+
+
+def retry_due_parked(keeper: StateKeeper) -> None:
+    """While the input flows and a STATE waits: retry the parked records a parent may have cured, at
+    most every `PARKED_RETRY_SECONDS` per stream (each retry re-reads the lookup cache for all of them),
+    so that STATE need not wait for the end of the input or the child stream's next batch."""
+    now = time.monotonic()
+    for lane in list(keeper.lanes.values()):
+        for owner in lane.parked_owners():
+            if now - owner.last_retry_at >= PARKED_RETRY_SECONDS:
+                owner.retry_parked()
+
+
+def settle_parked(keeper: StateKeeper, policy: LoadPolicy) -> None:
+    """At the end of the input, after every batch: retry parked records while parents keep being
+    written, then reject what still matches nothing (every record ends in Zoho or the rejects file)."""
+    policy.input_ended = True
+    while True:
+        keeper.join_all()
+        owners = [o for lane in list(keeper.lanes.values()) for o in lane.parked_owners()]
+        if not owners:
+            return
+        retried = [owner.retry_parked() for owner in owners]
+        if not any(retried):
+            for owner in owners:
+                owner.reject_parked()
+            keeper.join_all()
+            return
 
 
 def _close_when_done(spool: RecordSpool, done: Future[None]) -> None:

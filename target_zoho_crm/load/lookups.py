@@ -41,6 +41,7 @@ __all__ = [
     "LookupCache",
     "LookupResolver",
     "coql_quote",
+    "is_no_match",
     "search_escape",
 ]
 
@@ -48,6 +49,14 @@ AMBIGUOUS_LOOKUP = "AMBIGUOUS_LOOKUP"
 _NUMERIC_TYPES = frozenset({"integer", "bigint", "double", "currency", "percent"})
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 AMBIGUOUS_KEY = "AMBIGUOUS_KEY"
+NO_MATCH_MESSAGE = "the value given for the lookup field seems to be invalid"
+
+
+def is_no_match(error: ZohoError) -> bool:
+    """Whether `error` says a lookup value matched no record (and nothing else: not ambiguous, not
+    "could not be checked") — the one failure a parent written later in the run can cure."""
+    return error.code == "INVALID_DATA" and error.message.startswith(NO_MATCH_MESSAGE)
+
 
 # The field a bare value (a name) is matched on when the related module's duplicate-check field is not
 # the obvious one: people are named by their full name (or their email when the value has an "@").
@@ -108,6 +117,7 @@ class LookupCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self.generation = 0  # grows with every id `remember` adds: a parked child may now match
 
     def get(self, module: str, field: str, value: Any) -> tuple[str, ...] | None:
         with self._lock:
@@ -129,6 +139,7 @@ class LookupCache:
             known = self._ids.get(key) or ()
             if str(record_id) not in known:
                 self._ids[key] = (*known, str(record_id))
+                self.generation += 1
 
     def __len__(self) -> int:
         with self._lock:
@@ -284,8 +295,7 @@ class LookupResolver:
             elif not ids:
                 result[value] = ZohoError(
                     "INVALID_DATA",
-                    f"the value given for the lookup field seems to be invalid: no {module} record has "
-                    f"{field} = {value!r}",
+                    f"{NO_MATCH_MESSAGE}: no {module} record has {field} = {value!r}",
                     {"module": module, "field": field},
                 )
             else:

@@ -107,6 +107,42 @@ class Lane:
         self.previous: Future[None] | None = None
         self.previous_api = "rest"
         self.fence: dict[str, Future[Any]] = {}
+        # Parents first: records whose lookup matched nothing yet, waiting for a retry (seq → (owner,
+        # record)), and those taken into a retry batch that has not started its chunks yet. Both hold
+        # the frontier: STATE must not pass a record that is in neither Zoho nor the rejects file.
+        self._parked: dict[int, tuple[Any, Any]] = {}
+        self._retrying: set[int] = set()
+
+    # -- parked records (parents first) -------------------------------------------------------------------
+    def park(self, seq: int, owner: Any, record: Any) -> None:
+        with self._lock:
+            self._parked[seq] = (owner, record)
+
+    def take_parked(self, owner: Any) -> list[Any]:
+        """The records `owner` parked, moved to "retrying" (still holding the frontier) until
+        `release_retrying` once the retry batch has started."""
+        with self._lock:
+            seqs = sorted(s for s, (o, _) in self._parked.items() if o is owner)
+            taken = [self._parked.pop(s)[1] for s in seqs]
+            self._retrying.update(seqs)
+        return taken
+
+    def release_retrying(self, seqs: list[int]) -> None:
+        with self._lock:
+            self._retrying.difference_update(seqs)
+
+    def parked_min(self, owner: Any) -> int | None:
+        with self._lock:
+            return min((s for s, (o, _) in self._parked.items() if o is owner), default=None)
+
+    def parked_owners(self) -> list[Any]:
+        with self._lock:
+            return list(dict.fromkeys(o for o, _ in self._parked.values()))
+
+    @property
+    def parked(self) -> int:
+        with self._lock:
+            return len(self._parked)
 
     def submit(self, min_seq: int, fn: Callable[[BatchProgress], Any]) -> BatchProgress:
         """Queue a batch behind the stream's earlier ones; blocks while too many are unfinished (memory
@@ -143,19 +179,22 @@ class Lane:
         with self._lock:
             while self._in_flight and _finished(self._in_flight[0][1]):
                 self._in_flight.popleft()
+            # Every unfinished batch counts, not only the first: a batch may carry records older than
+            # the batches queued before it (parked records retried, parents first).
+            held = [*self._parked, *self._retrying]
             for min_seq, progress in self._in_flight:
                 if progress.done.done():
                     if progress.done.exception() is not None:
-                        oldest = min_seq  # a failed batch holds STATE back for good
-                        break
+                        held.append(min_seq)  # a failed batch holds STATE back for good
                     continue
                 if not progress.started:
-                    oldest = min_seq
-                    break
+                    held.append(min_seq)
+                    continue
                 chunk_oldest = progress.oldest()
                 if chunk_oldest is not None:
-                    oldest = chunk_oldest
-                    break
+                    held.append(chunk_oldest)
+            if held:
+                oldest = min(held)
         buffered = self.buffer_min_seq
         if oldest is None:
             return buffered

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from target_zoho_crm.load.lookups import LookupResolver
+from target_zoho_crm.load.lookups import LookupResolver, is_no_match
 from target_zoho_crm.load.ordering import Lane
 from target_zoho_crm.load.plan import StreamPlan
 from target_zoho_crm.model import ModuleInfo, PreparedRecord, ZohoError
@@ -82,6 +82,20 @@ class LoadPolicy:
         self.streams = streams
         self._empty_at_start: dict[str, bool] = {}
         self._probe_lock = threading.Lock()
+        # Parents first: until the input ends, a stream that loads the missing parent may still come
+        # (a tap sends a stream's SCHEMA when it starts that stream), so any "no match" may be cured.
+        self.input_ended = False
+
+    def may_park(self, errors: list[ZohoError]) -> bool:
+        """Whether a record rejected with `errors` should wait for a parent written later in this run
+        rather than go to the rejects file now: every error is a lookup that matched nothing, into a
+        module that a stream of this run loads (or may still load, before the input ends)."""
+        if not errors or not all(is_no_match(e) for e in errors):
+            return False
+        if not self.input_ended:
+            return True
+        loaded = {s.plan.module.api_name for s in self.streams.current()}
+        return all(e.details.get("module") in loaded for e in errors)
 
     def parents_of(self, stream: Stream) -> list[Future[Any]]:
         """Flush the streams this one looks up into, and return their latest batches to wait for."""
@@ -97,10 +111,15 @@ class LoadPolicy:
         return deps
 
     def resolve_lookups(
-        self, plan: StreamPlan, prepared: list[PreparedRecord], reject: Reject
+        self,
+        plan: StreamPlan,
+        prepared: list[PreparedRecord],
+        reject: Reject,
+        park: Reject | None = None,
     ) -> list[PreparedRecord]:
         """Lookups to ids; for upserts into a module that held records before the run, reject keys that
-        match several Zoho records (an upsert would update an arbitrary one)."""
+        match several Zoho records (an upsert would update an arbitrary one). A record whose lookups
+        only matched nothing goes to `park` instead when `may_park` says a parent may still come."""
         key_fields = None
         upsert = plan.operation == "upsert"
         empty_at_start = (
@@ -132,7 +151,10 @@ class LoadPolicy:
                     kept.append(record)
             resolved = kept
         for record, errors in rejected:
-            reject(record, errors)
+            if park is not None and self.may_park(errors):
+                park(record, errors)
+            else:
+                reject(record, errors)
         return list(resolved)
 
     def was_empty(self, module: str) -> bool:

@@ -29,6 +29,11 @@ SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 
 # Defaults the sink and writers read through TargetSettings.
 DEFAULT_MAX_CONCURRENCY = 10
+# Zoho's concurrency limit is 5 (free) to 25 (ultimate) calls in flight: more only earns 429s.
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 25
+
+
+UNMATCHED_STREAMS = ("fail", "skip")
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -209,6 +214,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "of its own.",
     ),
     th.Property(
+        "unmatched_streams",
+        th.StringType,
+        default="fail",
+        allowed_values=list(UNMATCHED_STREAMS),
+        description="A stream whose name matches no module (and has no `streams.<name>.module`): fail "
+        "stops the run before writing, naming every such stream; skip logs each once and loads the "
+        "others. `stream_maps: {<stream>: __NULL__}` drops one stream before matching.",
+    ),
+    th.Property(
         "trigger",
         th.ArrayType(th.StringType(allowed_values=list(TRIGGERS))),
         description="Automations Zoho runs on write (workflow, approval, blueprint). Unset: Zoho's "
@@ -218,13 +232,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "max_concurrency",
         th.IntegerType,
         default=DEFAULT_MAX_CONCURRENCY,
-        description="Maximum API calls in flight at once (Zoho's concurrency limit per edition: 5 to 25).",
+        description="Maximum API calls in flight at once, 1 to 25 (Zoho's concurrency limit per edition: "
+        "5 to 25).",
     ),
     th.Property(
         "rejects_path",
         th.StringType,
         description="JSON Lines file receiving every record Zoho or the local checks refused, with the "
         "reason.",
+    ),
+    th.Property(
+        "rejects_include_unmapped",
+        th.BooleanType,
+        default=False,
+        description="Copy a rejected record whole into the rejects file. Default: only the properties "
+        "the stream maps to Zoho fields and its key properties (a column that is not loaded, such as a "
+        "password hash, is never copied).",
     ),
     th.Property(
         "max_rejects",
@@ -303,7 +326,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "bulk_max_jobs_in_flight",
         th.IntegerType,
         default=DEFAULT_BULK_MAX_JOBS_IN_FLIGHT,
-        description="Bulk Write jobs per stream that may run at once while the target keeps reading.",
+        description="Bulk Write jobs per stream that may run at once while the target keeps reading: a "
+        "batch's job starts while earlier ones run when they share no key (a batch that updates a key of "
+        "a running job waits for it).",
     ),
     th.Property(
         "bulk_job_timeout",

@@ -17,6 +17,7 @@ from typing import Any
 
 from target_zoho_crm.errors import TargetZohoCRMError
 from target_zoho_crm.model import FieldMeta
+from target_zoho_crm.zoho.codec import encode_json
 
 # Zoho's messages (insert-records.html, "Possible Errors").
 MSG_INVALID = "invalid data"
@@ -225,13 +226,26 @@ def _text_length(meta: FieldMeta) -> int:
     return _DEFAULT_LENGTHS.get(meta.data_type, 255)
 
 
+def as_json_text(value: dict[str, Any] | list[Any]) -> str:
+    """A JSON object or array (a `json`/`jsonb` column) as compact JSON text, keys in the source's
+    order, non-ASCII kept as is, every digit of a number kept."""
+    return encode_json(value).decode("utf-8")
+
+
 def make_text(meta: FieldMeta, pattern: re.Pattern[str] | None = None) -> Converter:
+    """Text-like fields. Into a plain text or textarea field (no `pattern`: not email, phone, website),
+    a JSON object or array is sent as its JSON text, within the field's length like any text."""
     expected = meta.data_type
     max_length = _text_length(meta)
     strip = pattern is not None
 
     def convert(value: Any, path: str) -> Any:
-        text = value if value.__class__ is str else as_text(value, expected)
+        if value.__class__ is str:
+            text = value
+        elif not strip and isinstance(value, (dict, list)):
+            text = as_json_text(value)
+        else:
+            text = as_text(value, expected)
         if strip:
             text = text.strip()
             if not text:

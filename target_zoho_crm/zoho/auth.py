@@ -109,6 +109,7 @@ class TokenManager:
         self._valid_until = self._expires_at  # the real expiry, without the refresh margin
         self._dead_static_token = False
         self.api_domain: str | None = None
+        self.scopes: str | None = None
         self.refresh_count = 0
         self.cache = cache if self.can_refresh else None
         self._cache_key = cache_key(
@@ -279,6 +280,7 @@ class TokenManager:
         self._valid_until = now + ttl
         self._expires_at = now + ttl - margin
         self.api_domain = body.get("api_domain") or self.api_domain
+        self.scopes = body.get("scope") or self.scopes  # when Zoho lists them (Create & Test reads it)
         self.refresh_count += 1
         logger.info("Obtained a Zoho access token from %s (valid %ss).", self.accounts_url, int(ttl))
         return CachedToken(token, time.time() + ttl, ttl, self.api_domain)

@@ -99,4 +99,6 @@ def run_target(
 def read_rejects(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The reject rows of a rejects file (its schema rows, for replays, left out)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row.get("kind") != "schema"]

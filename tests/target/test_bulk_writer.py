@@ -470,3 +470,39 @@ def test_a_finished_batch_is_freed_without_the_cyclic_collector() -> None:
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_jobs_of_one_stream_overlap_when_they_share_no_key_and_keep_per_key_order(
+    zoho: ZohoEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """`bulk_max_jobs_in_flight: 2`: the second batch's job is created while the first job still runs
+    (Zoho takes 5 s for it here, against milliseconds to prepare the next batch); a third batch that
+    updates a key of the first waits for the first job, so the newer value is the one kept."""
+    zoho.state.config.bulk_rows_per_second = 200
+    messages: list[dict[str, Any]] = [schema("leads", LEAD_PROPERTIES, ["id"])]
+    messages += [record("leads", lead(i)) for i in range(2_000)]
+    messages.append(record("leads", lead(5, company="Newer")))
+    messages.append(state({"bookmark": 2_001}))
+    run, failed = _load(
+        target_config,
+        tmp_path,
+        messages,
+        operation="upsert",
+        api_type="bulk",
+        batch_size_rows=1_000,
+        bulk_max_jobs_in_flight=2,
+        bulk_poll_max_interval=0.3,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert failed == []
+    assert run.states == [{"bookmark": 2_001}]
+    stored = {r["Email"]: r for r in zoho.records("Leads")}
+    assert len(stored) == 2_000 and stored["lead5@example.com"]["Company"] == "Newer"
+    bulk = [c for c in zoho.calls if "/bulk/" in c["path"] and "/write" in c["path"]]
+    order = [
+        ("create" if c["method"] == "POST" else "result")
+        for c in bulk
+        if c["method"] == "POST" or c["path"].endswith("/result")
+    ]
+    assert order[:3] == ["create", "create", "result"], order  # job 2 created before job 1's result
+    assert order.count("create") == 3

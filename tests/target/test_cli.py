@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.target.singer_io import (
     LEAD_PROPERTIES,
     lead,
@@ -341,3 +343,88 @@ def test_a_record_with_several_errors_is_one_row_of_the_same_shape_wherever_they
 
     assert fields(rows[2]) == [("INVALID_DATA", "Account_Name"), ("INVALID_DATA", "Vendor_Name")]
     assert fields(rows[3]) == [("INVALID_DATA", "Email"), ("MANDATORY_NOT_FOUND", "Last_Name")]
+
+
+@pytest.mark.parametrize("api_type", ["rest", "bulk"])
+def test_children_before_parents_in_one_run_are_all_linked(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path, api_type: str
+) -> None:
+    """Parents first, whatever the input order: 2,500 Contacts arrive (in batches of 500) before the
+    500 Accounts they name, 500 more after them. They wait for the Accounts (STATE waits with them)
+    and are all linked, retried with the stream's next batch or at the end of the input; a Contact
+    naming an Account that no stream loads is still rejected."""
+    account_props = {"name": {"type": "string"}}
+    contact_props = {
+        "last_name": {"type": "string"},
+        "email": {"type": "string"},
+        "account_name": {"type": ["string", "null"]},
+    }
+
+    def contact(i: int) -> dict[str, Any]:
+        return record(
+            "contacts", {"last_name": f"C{i}", "email": f"c{i}@acme.test", "account_name": f"Acme {i % 500}"}
+        )
+
+    messages: list[Any] = [schema("contacts", contact_props, ["email"])]
+    for i in range(2_500):
+        messages.append(contact(i))
+        if i == 1_200:
+            messages.append(state({"at": "contacts"}))
+    messages.append(
+        record("contacts", {"last_name": "Lost", "email": "lost@x.test", "account_name": "Nobody Inc"})
+    )
+    messages.append(schema("accounts", account_props, ["name"]))
+    messages += [record("accounts", {"name": f"Acme {i}"}) for i in range(500)]
+    messages += [contact(i) for i in range(2_500, 3_000)]
+    messages.append(state({"done": True}))
+    cfg = _config(
+        target_config,
+        tmp_path,
+        batch_size_rows=500,
+        api_type=api_type,
+        bulk_poll_max_interval=0.3,
+        streams={"accounts": {"field_map": {"name": "Account_Name"}}},
+    )
+    run = run_target(cfg, write_lines(tmp_path / "in.singer", messages), tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    accounts = {r["Account_Name"]: r["id"] for r in emulator.records("Accounts")}
+    contacts = {r["Email"]: r for r in emulator.records("Contacts")}
+    assert len(accounts) == 500
+    assert len(contacts) == 3_000
+    assert all(
+        c["Account_Name"]["id"] == accounts[f"Acme {int(email[1:].split('@')[0]) % 500}"]
+        for email, c in contacts.items()
+    )
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert [(r["record"]["email"], r["code"], r["field"]) for r in rejects] == [
+        ("lost@x.test", "INVALID_DATA", "Account_Name")
+    ]
+    # The STATE after the first 1,200 Contacts could not pass them while they waited for their Accounts:
+    # it is echoed only with (or replaced by) the final one.
+    assert run.states == [{"done": True}] or run.states == [{"at": "contacts"}, {"done": True}]
+    assert run.states[-1] == {"done": True}
+
+
+def test_a_jsonb_column_lands_as_json_text(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """tap-postgres sends a `jsonb` column as an object or array: into a textarea it is JSON text."""
+    props = {**LEAD_PROPERTIES, "attributes": {"type": ["object", "array", "null"]}}
+    messages: list[Any] = [schema("leads", props, ["id"])]
+    messages.append(record("leads", lead(1, attributes={"tier": "gold", "tags": ["a", "b"], "score": 9.5})))
+    messages.append(record("leads", lead(2, attributes=[1, 2, 3])))
+    messages.append(record("leads", lead(3, attributes={"blob": "x" * 40_000})))  # longer than the field
+    cfg = _config(target_config, tmp_path, streams={"leads": {"field_map": {"attributes": "Description"}}})
+    run = run_target(cfg, write_lines(tmp_path / "in.singer", messages), tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    stored = {r["Email"]: r.get("Description") for r in emulator.records("Leads")}
+    assert stored == {
+        "lead1@example.com": '{"tier":"gold","tags":["a","b"],"score":9.5}',
+        "lead2@example.com": "[1,2,3]",
+    }
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert [(r["record"]["id"], r["field"], r["details"].get("maximum_length")) for r in rejects] == [
+        (3, "Description", 32000)
+    ]

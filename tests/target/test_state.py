@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,67 @@ def test_sigterm_finishes_what_was_read_and_echoes_its_state(
     assert proc.returncode == 0, err[-2000:]
     assert [json.loads(line) for line in out.splitlines()][-1] == {"position": 40}
     assert len(emulator.records("Leads")) == 40
+
+
+def test_a_state_behind_parked_children_is_echoed_once_their_parents_are_written(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Parents first, mid-run: Contacts wait for the Accounts that come after them. Once the Accounts
+    are written, the waiting Contacts are retried while the tap is still open (stdin not closed), and
+    the STATE behind them comes out then — not only at the end of the input."""
+    contact_props = {
+        "last_name": {"type": "string"},
+        "email": {"type": "string"},
+        "account": {"type": "string"},
+    }
+    messages: list[Any] = [schema("contacts", contact_props, ["email"])]
+    messages += [
+        record("contacts", {"last_name": f"C{i}", "email": f"c{i}@x.test", "account": f"Acme {i % 5}"})
+        for i in range(20)
+    ]
+    messages.append(schema("accounts", {"name": {"type": "string"}}, ["name"]))
+    messages += [record("accounts", {"name": f"Acme {i}"}) for i in range(5)]
+    messages.append(state({"after": "accounts"}))
+    config = {
+        **target_config,
+        "rejects_path": str(tmp_path / "rejects.jsonl"),
+        "state_flush_seconds": 0.2,
+        "batch_size_rows": 10,
+        "streams": {
+            "accounts": {"field_map": {"name": "Account_Name"}},
+            "contacts": {"field_map": {"account": "Account_Name"}},
+        },
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [CLI, "--config", str(tmp_path / "config.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    for message in messages:
+        proc.stdin.write(json.dumps(message) + "\n")
+    proc.stdin.flush()
+    gave_up = threading.Event()  # the STATE did not come while stdin was open: end the input
+
+    def give_up() -> None:
+        gave_up.set()
+        proc.stdin.close()  # type: ignore[union-attr]
+
+    timer = threading.Timer(60, give_up)  # generous: other suites share the two cores
+    timer.start()
+    try:
+        first = proc.stdout.readline()  # blocks until a STATE comes out (or the process ends)
+        linked = [c for c in emulator.records("Contacts") if c.get("Account_Name")]
+    finally:
+        timer.cancel()
+        if not gave_up.is_set():
+            proc.stdin.close()
+        proc.wait(timeout=120)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert not gave_up.is_set(), "the STATE waited for the end of the input"
+    assert json.loads(first) == {"after": "accounts"}
+    assert len(linked) == 20  # echoed while stdin was open, and only once every Contact was linked

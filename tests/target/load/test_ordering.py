@@ -321,3 +321,21 @@ def test_a_batch_failing_while_a_state_is_being_written_still_fails_the_end_of_i
     assert outcome == [error]
     assert keeper.failure is error
     keeper.shutdown()
+
+
+def test_a_parked_record_holds_the_state_until_its_retry_has_started() -> None:
+    """Parents first: a record waiting for its parent is in neither Zoho nor the rejects file, so the
+    frontier stays at it while it is parked and while it is taken into a retry, and moves once released."""
+    keeper, echo = _keeper()
+    lane = keeper.lane("contacts")
+    seqs = [keeper.next_seq() for _ in range(3)]
+    owner = object()
+    lane.park(seqs[1], owner, "waiting")
+    keeper.on_state({"after": 3})
+    assert keeper.frontier() == seqs[1] and echo.states == []
+    assert lane.parked_owners() == [owner] and lane.parked_min(owner) == seqs[1]
+    assert lane.take_parked(owner) == ["waiting"]
+    assert lane.parked == 0 and keeper.frontier() == seqs[1]  # retrying: still held
+    lane.release_retrying([seqs[1]])
+    keeper.try_emit()
+    assert echo.states == [{"after": 3}]

@@ -33,6 +33,7 @@ EXPECTED = {
 ENV_PREFIX = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 
 SETTINGS = [
+    "unmatched_streams",
     "client_id",
     "client_secret",
     "refresh_token",
@@ -52,6 +53,7 @@ SETTINGS = [
     "trigger",
     "max_concurrency",
     "rejects_path",
+    "rejects_include_unmapped",
     "max_rejects",
     "max_credits",
     "progress_interval",

@@ -225,7 +225,15 @@ def test_text_lengths_are_checked_with_zohos_maximum_length_error() -> None:
     assert value_of("Company", 12345) == "12345"  # numbers become text
     assert value_of("Description", "line 1\nline 2") == "line 1\nline 2"
     assert error_of("Description", "y" * 2001) == invalid("Description", maximum_length=2000)
-    assert error_of("Company", {"name": "x"}) == invalid("Company", expected_data_type="text")
+
+
+def test_json_objects_and_arrays_become_json_text_in_text_and_textarea_fields() -> None:
+    """A `jsonb` column into a text field: compact JSON text, the source's key order, within length."""
+    doc = {"z": 1, "a": [True, None, "é"], "n": Decimal("1.10")}
+    assert value_of("Description", doc) == '{"z":1,"a":[true,null,"é"],"n":1.10}'
+    assert value_of("Company", ["x", {"b": 2, "a": 1}]) == '["x",{"b":2,"a":1}]'
+    assert error_of("Company", {"k": "v" * 100}) == invalid("Company", maximum_length=100)
+    assert error_of("Email", {"name": "x"}) == invalid("Email", expected_data_type="email")
 
 
 def test_picklist_values_are_checked_and_normalised_to_zohos_spelling() -> None:
