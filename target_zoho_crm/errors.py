@@ -104,6 +104,44 @@ class RunStopped(TargetZohoCRMError, RuntimeError):
     """The run cannot go on; the message says why and what to do."""
 
 
+class OutOfCredits(RunStopped):
+    """The run stopped because credits ran out (Zoho's daily budget, or the run's own `max_credits`):
+    not a fault of any record and not transient within the run; the records not written wait behind
+    the last STATE echoed."""
+
+
+class CreditsExhaustedError(OutOfCredits):
+    """Zoho answered 429 because the org's API credits for the rolling 24 hours are spent."""
+
+    def __init__(self, label: str, remaining: int | None, zoho_message: str) -> None:
+        self.label = label
+        self.remaining = remaining
+        self.zoho_message = zoho_message
+        left = f"{remaining} credits left" if remaining is not None else "no credits left"
+        super().__init__(
+            f"Zoho's API credits for the rolling 24 hours are spent ({label}: 429 TOO_MANY_REQUESTS, "
+            f"{left}: {zoho_message})"
+        )
+
+
+class CreditBudgetError(OutOfCredits):
+    """The next call would spend more than `max_credits` allows; it was not sent."""
+
+    def __init__(self, label: str, cost: int, used: int, budget: int) -> None:
+        self.label = label
+        self.cost = cost
+        self.used = used
+        self.budget = budget
+        super().__init__(
+            f"max_credits={budget} reached: {used} credits used or committed, and the next call "
+            f"({label}, {cost} credit{'' if cost == 1 else 's'}) would pass it; it was not sent"
+        )
+
+
+class StopRequested(RunStopped):
+    """A call not sent (or not retried) because the run is already stopping for another reason."""
+
+
 class RejectsFileError(RunStopped):
     """The rejects file cannot be written (a full disk, no permission): no record may be lost, so the
     run stops, with STATE held behind the records not yet handled."""

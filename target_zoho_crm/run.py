@@ -4,6 +4,7 @@ the STATE keeper. No rule of the load lives here (those are load/'s); this only 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +16,7 @@ from target_zoho_crm.load.lookups import LookupResolver
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.load.policy import LoadPolicy, StreamRegistry
 from target_zoho_crm.report.plan import PlanWriter
+from target_zoho_crm.report.progress import CreditView, ProgressReporter
 from target_zoho_crm.report.redact import REDACTOR, Redactor
 from target_zoho_crm.report.rejects import RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
@@ -57,6 +59,7 @@ def connect_client(
         max_concurrency=settings.max_concurrency,
         timeout=settings.request_timeout,
         max_retries=settings.max_retries,
+        max_credits=settings.max_credits,
         session=session,
         redactor=redactor,
         **kwargs,
@@ -86,7 +89,11 @@ class RunContext:
         )
         self.summary = RunSummary()
         self.streams = StreamRegistry()
+        self.progress = ProgressReporter(
+            settings.progress_interval, self.summary, buffered=self._buffered, credits=self._credit_view
+        )
         self._to_close: list[Any] = []
+        self._sdc_noted = False
         self._parts: LoadParts | None = None
         self._catalog: ModuleCatalog | None = None
         self._client: ZohoClient | None = None
@@ -97,6 +104,8 @@ class RunContext:
             return
         settings = self.settings
         client = connect_client(self.config, redactor=self.redactor, settings=settings)
+        keeper = self.keeper
+        client.should_stop = lambda: keeper.failure is not None  # a failed run sends nothing more
         self._client = client
         self._catalog = ModuleCatalog(client, settings.api_version)
         lookups = LookupResolver(client, self._catalog, use_coql=settings.use_coql)
@@ -113,7 +122,9 @@ class RunContext:
             rejects=self.rejects,
             plan=self.plan,
             close_at_end=self._to_close.append,
+            progress=self.progress,
         )
+        self.progress.start()
 
     @property
     def connected(self) -> bool:
@@ -136,7 +147,37 @@ class RunContext:
         """The run's client, once connected (None before the first SCHEMA)."""
         return self._client
 
+    def note_sdc_properties(self, logger: logging.Logger) -> None:
+        """Say once per run that singer-sdk's `_sdc_*` metadata properties are not loaded."""
+        if not self._sdc_noted:
+            self._sdc_noted = True
+            logger.info(
+                "Singer metadata properties (_sdc_*) are not loaded: Zoho has no field for them "
+                "(expected; each one is listed at debug level)."
+            )
+
+    def _buffered(self) -> dict[str, int]:
+        """Records each stream holds in its sink's buffer (read, not yet handed to a batch)."""
+        return {s.plan.stream_name: int(getattr(s, "buffered", 0)) for s in self.streams.current()}
+
+    def _credit_view(self) -> CreditView | None:
+        client = self._client
+        if client is None:
+            return None
+        meter = client.meter
+        return CreditView(meter.total, dict(meter.by_account), meter.zoho_remaining)
+
+    def stop_writers(self) -> None:
+        """Wait for every call and Bulk job thread to end (a failed run's stop flag makes them end
+        soon); only then are the rejects file and the summary final."""
+        self.progress.stop()
+        if self._parts is not None:
+            self._parts.pool.shutdown(wait=True)
+        for writer in self._to_close:
+            writer.close()
+
     def close(self) -> None:
+        self.progress.stop()
         for writer in self._to_close:
             writer.close()
         if self._parts is not None:

@@ -53,6 +53,11 @@ class ZohoSink(BatchSink):
         )
         plan = self.plan
         for prop, reason in plan.ignored.items():
+            if prop.startswith("_sdc_"):
+                # singer-sdk's metadata columns are expected and never loaded: said once per run.
+                self.logger.debug("Stream '%s': property '%s' is not loaded: %s", stream_name, prop, reason)
+                self.run.note_sdc_properties(self.logger)
+                continue
             self.logger.warning("Stream '%s': property '%s' is not loaded: %s", stream_name, prop, reason)
         self.lane: Lane = parts.keeper.lane(stream_name)
         self.lane.max_queued = plan.max_queued_batches

@@ -2,9 +2,13 @@
 
 Exit codes: 0 — every record is in Zoho or in the rejects file (and rejects ≤ `max_rejects` when set);
 1 — the run stopped (bad config or credentials, unknown stream, invalid SCHEMA, RECORD before SCHEMA,
-missing key property, Zoho unreachable after retries, a failure no record survives); STATE was echoed
-only up to the last record that was handled; 3 — the run finished but more records than `max_rejects`
-were rejected.
+missing key property, Zoho unreachable after retries, a failure no record survives, Zoho's daily
+credits spent, `max_credits` reached); STATE was echoed only up to the last record that was handled;
+3 — the run finished but more records than `max_rejects` were rejected.
+
+The end of a run, whatever ends it: the writers are stopped and waited for first (a failed run sends
+no new call), then the rejects file is closed, and only then is the summary logged — once — and
+written to `report_path`; a run that stopped ends with one ERROR line saying why and what to do.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from typing_extensions import override
 from target_zoho_crm.create_test import create_and_test, schemas_from_file
 from target_zoho_crm.errors import (
     AuthError,
+    CreditBudgetError,
+    CreditsExhaustedError,
+    OutOfCredits,
     RunStopped,
     TargetZohoCRMError,
     UnmatchedStreamError,
@@ -46,6 +53,7 @@ from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader
 from target_zoho_crm.report.redact import REDACTOR
+from target_zoho_crm.report.summary import RunTotals, were
 from target_zoho_crm.run import RunContext
 from target_zoho_crm.settings.check import check_rejects_path, unknown_settings, unused_stream_keys
 from target_zoho_crm.settings.schema import CONFIG_SCHEMA, SECRET_KEYS
@@ -208,6 +216,7 @@ class TargetZohoCRM(Target):
         self._housekeeper: threading.Thread | None = None
         self._finished = False
         self._state_lock = threading.Lock()
+        self._stopped: BaseException | None = None
         # Streams not loaded: dropped by a `__NULL__` stream map, or matching no module (`skip`); with
         # `unmatched_streams: fail` the first unmatched stream stops the writing and the rest of the
         # input is only read to name every other one before the run stops.
@@ -252,8 +261,8 @@ class TargetZohoCRM(Target):
         self._start_housekeeper()
         try:
             super()._process_schema_message(message_dict)
-        except Exception:
-            self._settle_before_stop()
+        except Exception as exc:
+            self._settle_before_stop(exc)
             raise
         if isinstance(stream, str):
             self._register_plain_sink(stream)
@@ -331,8 +340,8 @@ class TargetZohoCRM(Target):
                 self._process_plain_record(sink, record)
             else:
                 super()._process_record_message(message_dict)
-        except (RecordsWithoutSchemaException, MissingKeyPropertiesError):
-            self._settle_before_stop()
+        except (RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
+            self._settle_before_stop(exc)
             raise
         now = time.monotonic()
         if now >= self._next_housekeeping:
@@ -439,16 +448,16 @@ class TargetZohoCRM(Target):
         return [s for s in self.run.streams.current() if isinstance(s, ZohoSink)]
 
     # -- end of run ------------------------------------------------------------------------------------------
-    def _settle_before_stop(self) -> None:
+    def _settle_before_stop(self, error: BaseException | None = None) -> None:
         """Before a fatal input error stops the run: finish what was read, and echo the STATE it earned."""
         try:
             for sink in self._sinks():
                 sink.flush()
             self.keeper.join_all()
-        except Exception:  # the original error is the one to report
-            self.logger.exception("While stopping: a batch failed as well")
+        except Exception as exc:  # the original error is the one to report
+            self.logger.error("While stopping: a batch failed as well: %s", exc)
         finally:
-            self._finish(log_only=True)
+            self._finish(stopped=error)
 
     @classmethod
     @override
@@ -521,9 +530,19 @@ class TargetZohoCRM(Target):
 
     @override  # type: ignore[misc]  # final in singer-sdk's reader base; the target must wrap it
     def listen(self, file_input: Any = None) -> None:
-        """singer-sdk's loop, plus the summary and a clean stop of the writers whatever ends the run."""
+        """singer-sdk's loop, plus the summary and a clean stop of the writers whatever ends the run. A
+        run the target stopped (its own errors) ends with one message and exit code 1, no traceback."""
         try:
             super().listen(file_input)
+        except TargetZohoCRMError as exc:
+            self._finish(stopped=exc)
+            if isinstance(exc, AuthError):
+                raise  # `invoke` says it in one line (no token: nothing was read or written)
+            self.logger.error("%s", self._stop_message(exc))
+            raise SystemExit(1) from None
+        except BaseException as exc:
+            self._finish(stopped=None if isinstance(exc, SystemExit) else exc)
+            raise
         finally:
             self._finish()
 
@@ -544,48 +563,111 @@ class TargetZohoCRM(Target):
                 if self.run.connected:
                     settle_parked(self.keeper, self.run.parts.policy)  # parents first: last retries
                 self.keeper.join_all()
+                self._check_every_record_handled()
+        except BaseException as exc:
+            self._finish(stopped=exc)
+            raise
         finally:
             self._finish()
         limit = self.settings.max_rejects
         rejected = self.run.summary.total_rejected
         if limit is not None and rejected > int(limit):
-            self.logger.error("%d records were rejected, more than max_rejects=%s", rejected, limit)
+            self.logger.error("%s rejected, more than max_rejects=%s", were(rejected, "record"), limit)
             raise SystemExit(EXIT_TOO_MANY_REJECTS)
 
-    def _finish(self, *, log_only: bool = False) -> None:
+    def _check_every_record_handled(self) -> None:
+        """The last guard of "nothing lost": at the end of input every record read must be in Zoho or
+        in the rejects file (the frontier passed them all). If not, the run did not succeed."""
+        keeper = self.keeper
+        frontier = keeper.frontier()
+        if frontier <= keeper.seq:
+            raise RunStopped(
+                f"{were(keeper.seq - frontier + 1, 'record')} read but not handled at the end of input "
+                "(from the first record still open on); the last STATE echoed is behind them: run again "
+                "from it."
+            )
+
+    def _finish(self, *, stopped: BaseException | None = None) -> None:
+        """Stop and wait for the writers, close the rejects file, then log the summary (once) and write
+        `report_path`: the counts are final only when no call or job can still change them."""
         if self._finished:
             return
         self._finished = True
+        self._stopped = stopped or self.keeper.failure
         run = self.run
         try:
-            if not log_only:
-                # Calls still in flight (a batch that failed while its other chunks were answered)
-                # write their rejects: the writers stop before the rejects file closes.
-                try:
-                    self.keeper.shutdown()
-                    run.close()
-                finally:
-                    run.rejects.close()
-            else:
-                run.rejects.close()
+            self.keeper.shutdown()
+            run.stop_writers()
         finally:
-            meter = run.client.meter if run.client is not None else None
-            lines = run.summary.lines(
-                credits_used=meter.total if meter is not None else None,
-                stream_credits=dict(meter.by_account) if meter is not None else {},
-                dry_run=self.settings.dry_run,
+            try:
+                run.rejects.close()
+            finally:
+                self._log_summary()
+                run.close()
+
+    def _log_summary(self) -> None:
+        run = self.run
+        meter = run.client.meter if run.client is not None else None
+        stopped = self._stopped
+        totals = RunTotals(
+            credits_used=meter.total if meter is not None else None,
+            stream_credits=dict(meter.by_account) if meter is not None else {},
+            stream_calls=(
+                {name: meter.calls_by_account.get(name, 0) for name in run.summary.streams}
+                if meter is not None
+                else {}
+            ),
+            credits_left=meter.zoho_remaining if meter is not None else None,
+            stopped=_short_reason(stopped) if stopped is not None else None,
+            dry_run=self.settings.dry_run,
+        )
+        if run.summary.streams or run.summary.input_errors or run.rejects.total:
+            for line in run.summary.lines(totals):  # not for a run that never started (config, token)
+                self.logger.info("%s", line)
+        for warning in (
+            []
+            if not self._streams_seen or self._unmatched  # stopping early: the input is not all read
+            else unused_stream_keys(self.settings.streams, self._stream_keys_used, self._streams_seen)
+        ):
+            self.logger.warning("%s", warning)
+        total = run.rejects.total
+        if total == 1:
+            self.logger.warning("1 rejected record is in %s", run.rejects.path)
+        elif total:
+            self.logger.warning("%d rejected records are in %s", total, run.rejects.path)
+        path = self.settings.report_path
+        if path:
+            try:
+                run.summary.write_report(path, totals)
+            except OSError as exc:
+                self.logger.error("The run report could not be written to %s: %s", path, exc)
+
+    def _stop_message(self, error: BaseException) -> str:
+        """The one ERROR line of a stopped run: what happened, what it left, what to do."""
+        unwritten = self.run.summary.unwritten
+        left = (
+            f" {were(unwritten, 'record')} read but not written; the last STATE echoed is behind them."
+            if unwritten
+            else " The last STATE echoed is behind every record not written."
+        )
+        if isinstance(error, CreditsExhaustedError):
+            return (
+                f"{error}. The run stopped at once: Zoho refuses every call until credits come back."
+                f"{left} Options: wait until credits free up (the window is rolling: credits spent at a "
+                "time come back 24 hours later); load large volumes with api_type: bulk (500 credits per "
+                "25,000 records instead of 2,500 through REST); buy add-on credits from Zoho; then run "
+                "again: it resumes from the saved STATE (Meltano does so by itself; with upsert, records "
+                "written twice are updated, not duplicated)."
             )
-            if run.summary.streams or run.summary.input_errors or run.rejects.total:
-                for line in lines:  # not for a run that never started (a config or credential error)
-                    self.logger.info("%s", line)
-            for warning in (
-                []
-                if not self._streams_seen or self._unmatched  # stopping early: the input is not all read
-                else unused_stream_keys(self.settings.streams, self._stream_keys_used, self._streams_seen)
-            ):
-                self.logger.warning("%s", warning)
-            if run.rejects.total:
-                self.logger.warning("%d rejected records are in %s", run.rejects.total, run.rejects.path)
+        if isinstance(error, CreditBudgetError):
+            return (
+                f"{error}. The run stopped.{left} Raise max_credits (or unset it), or run again: it resumes "
+                "from the saved STATE with a budget of its own. api_type: bulk spends fewer credits on "
+                "large loads (500 per 25,000 records)."
+            )
+        if isinstance(error, OutOfCredits | RunStopped):
+            return f"{error}{'' if str(error).endswith('.') else '.'}{left if unwritten else ''}"
+        return f"{error}. The run stopped.{left if unwritten else ''}"
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
@@ -595,6 +677,15 @@ class TargetZohoCRM(Target):
         self.logger.info("Received signal %d: finishing the records already read, then stopping", signum)
         if isinstance(self.message_reader, TolerantReader):
             self.message_reader.stop()
+
+
+def _short_reason(error: BaseException) -> str:
+    """Why the run stopped, in a few words for the summary and the report (the ERROR line says more)."""
+    if isinstance(error, CreditsExhaustedError):
+        return "Zoho's API credits for the rolling 24 hours are spent (429 TOO_MANY_REQUESTS)"
+    if isinstance(error, CreditBudgetError):
+        return f"max_credits={error.budget} reached"
+    return str(error) or type(error).__name__
 
 
 if __name__ == "__main__":

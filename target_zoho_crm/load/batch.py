@@ -34,6 +34,7 @@ from target_zoho_crm.model import (
     unpack,
 )
 from target_zoho_crm.report.plan import PlanWriter
+from target_zoho_crm.report.progress import ProgressReporter
 from target_zoho_crm.report.rejects import RejectSource, RejectsWriter
 from target_zoho_crm.report.summary import RunSummary
 from target_zoho_crm.settings.settings import TargetSettings
@@ -78,6 +79,7 @@ class LoadParts:
     rejects: RejectsWriter
     close_at_end: Callable[[Any], None]  # writers whose threads outlive a sink (Bulk job pollers)
     plan: PlanWriter | None = None  # the dry run's plan file (dry_run with plan_path)
+    progress: ProgressReporter | None = None  # told each Bulk job's status while it runs
 
 
 class BatchLoader:
@@ -106,6 +108,9 @@ class BatchLoader:
     # -- the main thread -----------------------------------------------------------------------------------
     def submit(self, batch: Batch, first_seq: int, deps: list[Future[Any]]) -> BatchProgress:
         """Queue `batch` on the lane (blocks while the lane has too many unfinished batches)."""
+        # Counted as read when handed over: a run that stops before a queued batch runs still says
+        # that its records were read (and not written).
+        self.parts.summary.add(self.stream_name, read=len(batch))
         progress = self.lane.submit(first_seq, lambda p: self._write_batch(batch, deps, p))
         if isinstance(batch, RecordSpool):
             progress.done.add_done_callback(partial(_close_when_done, batch))
@@ -163,7 +168,6 @@ class BatchLoader:
         parts = self.parts
         parts.keeper.raise_if_failed()  # the run is stopping: queued batches must not write
         stats = parts.summary
-        stats.add(self.stream_name, read=len(batch))
         prepared = self._convert(batch)
         for dep in deps:  # parents first: lookups may point at records of an earlier batch of another stream
             dep.exception()
@@ -705,6 +709,9 @@ class BatchLoader:
                 )
                 keeper = parts.keeper
                 writer.should_stop = lambda: keeper.failure is not None
+                reporter, stream = parts.progress, self.stream_name
+                if reporter is not None:
+                    writer.on_poll = lambda job_id, details: reporter.job_status(stream, job_id, details)
                 parts.close_at_end(writer)  # its job threads outlive the sink until the end
                 self._bulk = writer
             return self._bulk

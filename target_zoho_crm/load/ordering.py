@@ -60,6 +60,11 @@ class BatchProgress:
         if error is None:
             self.done.set_result(None)
         else:
+            # Recorded before the future resolves: a waiter woken by it (join_all at the end of input)
+            # must see the failure. A done-callback runs only after the waiters are woken, so a main
+            # thread that checked `failure` from there could end the run with exit 0 while the batch's
+            # records were never written (seen under load: 700 of 1,000 records accounted nowhere).
+            self._keeper.fail(error)
             self.done.set_exception(error)
 
     def finish_when(self, futures: list[Future[Any]]) -> None:
@@ -195,11 +200,15 @@ class Lane:
             return buffered
         return oldest if buffered is None else min(oldest, buffered)
 
-    def join(self) -> None:
+    def join(self) -> BaseException | None:
+        """Wait for every batch of the lane; the first failure, if any (also recorded on the keeper)."""
         with self._lock:
             batches = [p.done for _, p in self._in_flight]
+        first: BaseException | None = None
         for done in batches:
-            done.exception()
+            error = done.exception()
+            first = first or error
+        return first
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
@@ -226,6 +235,8 @@ class StateKeeper:
         self.lanes: dict[str, Lane] = {}
         self.seq = 0  # number of records received so far (main thread only)
         self.failure: BaseException | None = None
+        # Not the emit lock: a failure must be recordable while a STATE is being written (fsync).
+        self._failure_lock = threading.Lock()
         self.emitted = 0
         self.last_emit_at = time.monotonic()
 
@@ -256,9 +267,19 @@ class StateKeeper:
         if self.failure is not None:
             raise self.failure
 
+    def fail(self, error: BaseException) -> None:
+        """Record the run's first failure: no STATE is echoed from now on, and the run stops."""
+        with self._failure_lock:
+            if self.failure is None:
+                self.failure = error
+
     def join_all(self) -> None:
+        """Wait for every lane's batches; raise the first failure. Each batch's own outcome is read
+        here, so a failure cannot slip through between a batch resolving and its callbacks running."""
         for lane in list(self.lanes.values()):
-            lane.join()
+            error = lane.join()
+            if error is not None:
+                self.fail(error)
         self.raise_if_failed()
         self.try_emit()
 
@@ -270,9 +291,7 @@ class StateKeeper:
     def on_batch_done(self, future: Future[Any]) -> None:
         exc = future.exception()
         if exc is not None:
-            with self._lock:
-                if self.failure is None:
-                    self.failure = exc
+            self.fail(exc)
             return
         self.try_emit()
 

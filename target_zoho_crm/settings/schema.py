@@ -42,6 +42,9 @@ DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 8
 
 
+DEFAULT_PROGRESS_INTERVAL = 15.0
+
+
 DEFAULT_BULK_POLL_MAX_INTERVAL = 30.0
 
 
@@ -251,6 +254,26 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType,
         description="The run ends with exit code 3 when more records than this were rejected (every "
         "record is still handled). Unset: no limit.",
+    ),
+    th.Property(
+        "max_credits",
+        th.IntegerType,
+        description="The run's own budget of Zoho API credits (Zoho's published prices): a call that "
+        "would pass it is never sent, and the run ends with exit code 1, STATE behind what was written. "
+        "Unset: no limit but Zoho's daily one.",
+    ),
+    th.Property(
+        "progress_interval",
+        th.NumberType,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        description="Seconds between progress lines in the log (one per stream: read, written, rejected, "
+        "rate, credits; Bulk jobs' status). 0 turns them off.",
+    ),
+    th.Property(
+        "report_path",
+        th.StringType,
+        description="JSON file written at the end of every run with the summary (per-stream counts, "
+        "credits, wall time, why the run stopped, records read but not written), for orchestrators.",
     ),
     th.Property(
         "dry_run",

@@ -133,6 +133,9 @@ class TargetSettings:
     rejects_path: str | None
     rejects_include_unmapped: bool
     max_rejects: int | None
+    max_credits: int | None
+    progress_interval: float
+    report_path: str | None
     dry_run: bool
     timezone: str
     request_timeout: float
@@ -179,6 +182,12 @@ class TargetSettings:
                 f"{_default('max_concurrency')})."
             )
         max_rejects = config.get("max_rejects")
+        max_credits = config.get("max_credits")
+        if max_credits is not None and int(max_credits) < 1:
+            raise ConfigError("`max_credits` must be at least 1 (leave it unset for no limit).")
+        progress_interval = float(_setting(config, "progress_interval"))
+        if progress_interval < 0:
+            raise ConfigError("`progress_interval` must be 0 (off) or a number of seconds.")
         for key in ("request_timeout", "bulk_poll_max_interval", "bulk_job_timeout", "state_flush_seconds"):
             if float(_setting(config, key)) <= 0:
                 raise ConfigError(f"`{key}` must be more than 0 seconds (default {_default(key)}).")
@@ -202,6 +211,9 @@ class TargetSettings:
             rejects_path=config.get("rejects_path") or None,
             rejects_include_unmapped=bool(_setting(config, "rejects_include_unmapped")),
             max_rejects=None if max_rejects is None else int(max_rejects),
+            max_credits=None if max_credits is None else int(max_credits),
+            progress_interval=progress_interval,
+            report_path=config.get("report_path") or None,
             dry_run=bool(_setting(config, "dry_run")),
             timezone=str(_setting(config, "timezone")),
             request_timeout=float(_setting(config, "request_timeout")),

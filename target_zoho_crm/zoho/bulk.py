@@ -128,6 +128,8 @@ class BulkWriter:
         self.key_field = key_field
         self.account = account  # whom the meter charges this writer's jobs to (a stream; polls: the run)
         self.should_stop: Callable[[], bool] = lambda: False  # the run failed elsewhere: stop polling
+        # Told each job's details at every poll (status, `resource[0].file` counts): progress lines.
+        self.on_poll: Callable[[str, dict[str, Any]], None] = lambda _job_id, _details: None
         self.max_jobs_in_flight = max(1, int(max_jobs_in_flight))
         self.poll_max_interval = max(0.01, float(poll_max_interval))
         self.poll_initial_interval = min(max(0.001, poll_initial_interval), self.poll_max_interval)
@@ -471,6 +473,7 @@ class BulkWriter:
         started = time.monotonic()
         while True:
             details = self.client.get_json(f"/write/{job_id}", base="bulk") or {}
+            self.on_poll(job_id, details)
             status = str(details.get("status") or "").upper()
             if status in DONE_STATES:
                 return dict(details)

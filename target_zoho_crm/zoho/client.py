@@ -8,7 +8,11 @@
 - 401 INVALID_TOKEN → the shared token is invalidated, refreshed once, and the call is repeated.
 - A write (`idempotent=False`) is never resent once it may have reached Zoho; `MaybeWrittenError` lets
   the writer re-read by key instead of creating duplicates.
-- Every call is charged on the run's credit meter at Zoho's published price (zoho/credits.py).
+- Every call is charged on the run's credit meter at Zoho's published price (zoho/credits.py); a call
+  that would pass `max_credits` is never sent (CreditBudgetError).
+- `X-API-CREDITS-REMAINING` is read on every answer (warnings as it falls); a 429 for spent daily
+  credits is not retried (CreditsExhaustedError): Zoho refuses every call until the window frees some.
+- Once the run is stopping (`should_stop`), no call is sent or retried (StopRequested).
 - The token goes only to Zoho's hosts or the configured ones; TLS verification is never turned off.
 """
 
@@ -20,7 +24,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -28,12 +32,25 @@ import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
-from target_zoho_crm.errors import AuthError, MaybeWrittenError, TargetZohoCRMError, ZohoAPIError
+from target_zoho_crm.errors import (
+    AuthError,
+    CreditBudgetError,
+    CreditsExhaustedError,
+    MaybeWrittenError,
+    StopRequested,
+    TargetZohoCRMError,
+    ZohoAPIError,
+)
 from target_zoho_crm.report.redact import REDACTOR, Redactor
 from target_zoho_crm.zoho import versions
 from target_zoho_crm.zoho.auth import TokenManager
 from target_zoho_crm.zoho.codec import encode_json
-from target_zoho_crm.zoho.credits import CreditMeter, credit_cost
+from target_zoho_crm.zoho.credits import (
+    CREDITS_REMAINING_HEADER,
+    CreditMeter,
+    credit_cost,
+    parse_remaining,
+)
 from target_zoho_crm.zoho.gate import FairGate
 from target_zoho_crm.zoho.regions import ZohoUrls, is_loopback_host
 
@@ -120,6 +137,7 @@ class ZohoClient:
         max_backoff: float = 60.0,
         session: requests.Session | None = None,
         redactor: Redactor | None = None,
+        max_credits: int | None = None,
     ) -> None:
         self.urls = urls
         self.version = versions.api_version(api_version)  # its paths and limits (zoho/versions.py)
@@ -143,7 +161,9 @@ class ZohoClient:
         self.session.trust_env = False
         self._gate = FairGate(self.max_concurrency)
         self._meter_lock = threading.Lock()
-        self.meter = CreditMeter()  # the run's one credit count (per stream: `account=` on a call)
+        # The run's one credit count (per stream: `account=` on a call) and its budget (`max_credits`).
+        self.meter = CreditMeter(max_credits)
+        self.should_stop: Callable[[], bool] = lambda: False  # the run is stopping: send nothing more
         self.retries = 0
         self._in_flight = 0
         self.max_in_flight = 0
@@ -157,6 +177,7 @@ class ZohoClient:
             factor=backoff_factor,
             max_value=max_backoff,
             on_backoff=self._on_backoff,
+            giveup=lambda _exc: self.should_stop(),
             logger=None,
         )(self._attempt)
 
@@ -213,11 +234,23 @@ class ZohoClient:
         payload = encode_json(json) if json is not None else None
         call = _Call(method, url, label, payload, params, dict(headers or {}), files, data, idempotent, cost)
         call.account = account
+        self._check_stop(call)
+        committed = self.meter.reserve(cost)
+        if committed is not None:
+            raise CreditBudgetError(label, cost, committed, self.meter.budget or 0)
+        try:
+            return self._request(call)
+        finally:
+            if not call.charged:
+                self.meter.release(cost)
+
+    def _request(self, call: _Call) -> requests.Response:
         refreshes = 0
         while True:
             try:
                 response = self._send(call)
             except _Retry as exc:
+                self._check_stop(call)
                 raise self._give_up(call, exc) from None
             if (
                 response.status_code == 401
@@ -228,6 +261,10 @@ class ZohoClient:
                 self.tokens.invalidate(call.token_used or "")
                 continue
             return self._finish(call, response)
+
+    def _check_stop(self, call: _Call) -> None:
+        if self.should_stop():
+            raise StopRequested(f"{call.label}: not sent, the run is stopping")
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         """GET (or `method=`) and decode JSON; 204 No Content → None."""
@@ -254,6 +291,9 @@ class ZohoClient:
             )
         )
         with self._gate:
+            # Checked once a slot is free (and after each backoff wait): the run may have stopped while
+            # this call waited.
+            self._check_stop(call)
             # Taken once a slot is free, so calls queued behind a refresh use the new token.
             token = self.tokens.token()
             call.token_used = token
@@ -288,6 +328,12 @@ class ZohoClient:
                 self._track(-1)
         elapsed = time.monotonic() - started
         logger.debug("%s → %s in %.3fs", call.label, response.status_code, elapsed)
+        remaining = self._read_credits(response)
+        if response.status_code == 429 and _credits_spent(response, remaining, call.cost):
+            _drain(response)
+            body = _json_or_none(response)
+            message = body.get("message") if isinstance(body, dict) else None
+            raise CreditsExhaustedError(call.label, remaining, self.redactor.redact(str(message or "")))
         retry_on = _RETRY_STATUSES_IDEMPOTENT if call.idempotent else _RETRY_STATUSES_WRITE
         if response.status_code in retry_on:
             _drain(response)
@@ -393,7 +439,27 @@ class ZohoClient:
             )
 
     def _meter(self, call: _Call) -> None:
-        self.meter.charge(call.cost, call.label, call.account)
+        if call.charged:
+            return
+        call.charged = True
+        self.meter.charge(call.cost, call.label, call.account, reserved=True)
+
+    def _read_credits(self, response: requests.Response) -> int | None:
+        """Zoho's count of the org's credits left, when this answer carries it; warns as it falls."""
+        remaining = parse_remaining(response.headers.get(CREDITS_REMAINING_HEADER))
+        if remaining is None:
+            return None
+        level = self.meter.observe_remaining(remaining)
+        if level is not None:
+            logger.warning(
+                "Zoho API credits: %s left in the rolling 24 hours (about %d%% of the org's daily budget or"
+                " less; this run used %s so far). At 0 Zoho refuses every call until credits spent 24 hours"
+                " earlier come back.",
+                f"{remaining:,}",
+                round(level * 100),
+                f"{self.meter.total:,}",
+            )
+        return remaining
 
     @property
     def credits_used(self) -> int:
@@ -418,6 +484,7 @@ class _Call:
 
     __slots__ = (
         "account",
+        "charged",
         "cost",
         "data",
         "files",
@@ -456,6 +523,7 @@ class _Call:
         self.cost = cost
         self.token_used: str | None = None
         self.account: str | None = None
+        self.charged = False
 
 
 def _rewind(files: Any) -> Any:
@@ -471,6 +539,17 @@ def _rewind(files: Any) -> Any:
         if hasattr(obj, "seek"):
             obj.seek(0)
     return files
+
+
+def _credits_spent(response: requests.Response, remaining: int | None, cost: int) -> bool:
+    """A 429 for spent daily credits, not for too many calls at once (Zoho answers both with
+    TOO_MANY_REQUESTS): its `X-API-CREDITS-REMAINING` is below the call's price, or its message speaks
+    of credits (the 429 body's wording is not documented; the emulator's says "credits exhausted")."""
+    if remaining is not None and remaining < max(cost, 1):
+        return True
+    body = _json_or_none(response)
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    return "credit" in message.lower()
 
 
 def _drain(response: requests.Response) -> None:

@@ -120,24 +120,93 @@ def choose_api(n_records: int, operation: str) -> Api:
     return "bulk" if bulk_credits(n_records) < rest_credits(n_records) else "rest"
 
 
+# Warnings as Zoho's count of credits left falls, in fractions of the org's daily budget. Zoho sends
+# `X-API-CREDITS-REMAINING` only once half of the day's credits are used (api-limits.html) and never the
+# budget itself, so the first value seen is taken as half of it (an estimate: the org may be further on).
+CREDIT_WARNING_LEVELS = (0.50, 0.25, 0.10, 0.05)
+CREDITS_REMAINING_HEADER = "X-API-CREDITS-REMAINING"
+
+
 class CreditMeter:
     """The run's one count of credits spent, at the prices above: in total, per call label, and per
-    account (whoever a call is charged to, e.g. a stream; None for the run's shared calls)."""
+    account (whoever a call is charged to, e.g. a stream; None for the run's shared calls).
 
-    def __init__(self) -> None:
+    It is also the run's budget (`budget`, the `max_credits` setting): a call's price is known before it
+    is sent, so `reserve` refuses a call that would pass it, counting the calls in flight; and it keeps
+    what Zoho last said was left of the org's daily credits (`zoho_remaining`)."""
+
+    def __init__(self, budget: int | None = None) -> None:
         self._lock = threading.Lock()
+        self.budget = budget
         self.total = 0
+        self.reserved = 0  # prices of calls sent or about to be, not yet charged or released
         self.calls: Counter[str] = Counter()
         self.by_account: Counter[str] = Counter()
+        self.calls_by_account: Counter[str] = Counter()
+        self.zoho_remaining: int | None = None  # the lowest `X-API-CREDITS-REMAINING` of the run
+        self._zoho_first: int | None = None
+        self._warned = 0  # how many of CREDIT_WARNING_LEVELS were announced
 
-    def charge(self, cost: int, label: str, account: str | None = None) -> None:
+    def reserve(self, cost: int) -> int | None:
+        """Room for a call of `cost` within the budget: None when it fits (the cost is then held until
+        `charge` or `release`), else the credits already used or held (the call must not be sent)."""
         with self._lock:
+            committed = self.total + self.reserved
+            if self.budget is not None and cost > 0 and committed + cost > self.budget:
+                return committed
+            self.reserved += cost
+            return None
+
+    def release(self, cost: int) -> None:
+        """A reserved call that Zoho did not charge (refused before any work, or never sent)."""
+        with self._lock:
+            self.reserved = max(0, self.reserved - cost)
+
+    def charge(self, cost: int, label: str, account: str | None = None, *, reserved: bool = False) -> None:
+        with self._lock:
+            if reserved:
+                self.reserved = max(0, self.reserved - cost)
             self.total += cost
             self.calls[label] += 1
             if account is not None:
                 self.by_account[account] += cost
+                self.calls_by_account[account] += 1
 
     def of(self, account: str) -> int:
         """Credits charged to `account` so far."""
         with self._lock:
             return self.by_account[account]
+
+    def observe_remaining(self, remaining: int) -> float | None:
+        """Zoho's count of the org's credits left; returns the warning level just crossed, if any."""
+        with self._lock:
+            # The lowest count wins: answers of concurrent calls arrive out of order, and an older,
+            # higher count must not undo a newer one (credits freed by the rolling window during a run
+            # are understated, the safe side).
+            if self.zoho_remaining is None or remaining < self.zoho_remaining:
+                self.zoho_remaining = remaining
+            if self._zoho_first is None:
+                self._zoho_first = remaining
+            estimate = 2 * self._zoho_first
+            crossed: float | None = None
+            while self._warned < len(CREDIT_WARNING_LEVELS) and (
+                estimate <= 0 or remaining <= CREDIT_WARNING_LEVELS[self._warned] * estimate
+            ):
+                crossed = CREDIT_WARNING_LEVELS[self._warned]
+                self._warned += 1
+            return crossed
+
+    @property
+    def daily_estimate(self) -> int | None:
+        """The org's daily budget as estimated from the first `X-API-CREDITS-REMAINING` (see above)."""
+        return None if self._zoho_first is None else 2 * self._zoho_first
+
+
+def parse_remaining(value: str | None) -> int | None:
+    """`X-API-CREDITS-REMAINING` as a number (None when absent or not a number)."""
+    if value is None:
+        return None
+    try:
+        return max(0, int(float(value.strip())))
+    except ValueError:
+        return None

@@ -271,6 +271,58 @@ def test_back_pressure_surfaces_a_failure_instead_of_waiting_on() -> None:
     keeper.shutdown()
 
 
+def test_a_batch_failing_while_a_state_is_being_written_still_fails_the_end_of_input_wait() -> None:
+    """The records-lost race, made deterministic: a batch fails while another thread is writing a STATE
+    (the rejects fsync before an echo holds the keeper's lock: a slow disk). The end of input
+    (`join_all`) wakes as soon as the batch resolves; it must raise then, not only once the batch's
+    done-callbacks have had their turn (they queue behind the STATE write). It used to return quietly:
+    the target exited 0 with the failed batch's records in neither Zoho nor the rejects file."""
+    writing = threading.Event()
+    disk_free = threading.Event()
+    echo = Echo()
+
+    def slow_sync() -> None:
+        writing.set()
+        disk_free.wait(WAIT)
+
+    keeper = StateKeeper(echo.emit, before_emit=slow_sync)
+    error = RuntimeError("Zoho refused the batch")
+    failing = threading.Event()
+    writer = threading.Thread(target=keeper.on_state, args=({"s": 0},))  # nothing before it: it may go
+    writer.start()
+    assert writing.wait(WAIT)  # the STATE's fsync is under way, holding the keeper
+    seqs = _receive(keeper, "leads", 1)
+
+    def fails(progress: BatchProgress) -> None:
+        failing.wait(WAIT)
+        raise error
+
+    lane = keeper.lane("leads")
+    progress = lane.submit(seqs[0], fails)
+    lane.buffer_min_seq = None
+
+    failing.set()
+    assert progress.done.exception(WAIT) is error
+    outcome: list[BaseException | None] = []
+
+    def end_of_input() -> None:
+        try:
+            keeper.join_all()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    ender = threading.Thread(target=end_of_input)
+    ender.start()
+    ender.join(2.0)  # the fixed keeper answers at once; the old one waited for the disk, then passed
+    disk_free.set()
+    ender.join(WAIT)
+    writer.join(WAIT)
+    assert outcome == [error]
+    assert keeper.failure is error
+    keeper.shutdown()
+
+
 def test_a_parked_record_holds_the_state_until_its_retry_has_started() -> None:
     """Parents first: a record waiting for its parent is in neither Zoho nor the rejects file, so the
     frontier stays at it while it is parked and while it is taken into a retry, and moves once released."""
