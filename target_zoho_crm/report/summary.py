@@ -88,6 +88,12 @@ class RunSummary:
                 f"{s.stream[:28]:<28} {s.module[:22]:<22} {','.join(sorted(s.apis)) or '-':<9} {s.read:>8}"
                 f" {written} {s.rejected:>9} {s.api_calls:>7} {stream_credits.get(s.stream, 0):>8}"
             )
+        for s in self.streams.values():
+            if s.merged:
+                out.append(
+                    f"{s.stream}: {s.merged} records superseded by a later version of their key in the same"
+                    " batch, which landed (read = inserted + updated + rejected + superseded)"
+                )
         if self.input_errors:
             out.append(f"input lines rejected (not valid Singer messages): {self.input_errors}")
         if credits_used is not None:

@@ -590,6 +590,12 @@ TROUBLESHOOTING_MESSAGES = [
     "the source's own id is not a Zoho record id",
     "rejected records are in",
     "names properties the stream schema does not have",
+    "'properties' must be an object mapping each property to its",
+    "cannot be matched or replayed safely, so the run stops here",
+    "not valid UTF-8: byte 0x",
+    "JSON nested more than",
+    "is not a JSON number",
+    "upsert record has no value to match on",
 ]
 
 
