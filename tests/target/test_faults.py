@@ -102,11 +102,13 @@ def test_rest_500_burst_on_writes_is_reconciled_not_duplicated(
 ) -> None:
     """A 500 on a write may come after Zoho stored the records: half of these did (after_write). The
     target re-reads by key before resending, so no record is written twice and none is lost."""
+    # Three faults, not four: on a busy machine the reader is slow, STATEs flush small batches and one
+    # chunk may be alone in flight and meet every fault in turn; four in a row on one chunk would be
+    # Zoho failing for good (MAX_RESENDS), which is another test's case.
     script = [
         {"status": 500},
         {"status": 500, "after_write": True},
         {"status": 502, "after_write": True},
-        {"status": 500},
     ]
     emulator.set_faults({"script": script, "match": LEADS_WRITE})
     run = run_messages(fault_config(target_config, tmp_path), lead_input(range(600)), tmp_path)
@@ -114,10 +116,12 @@ def test_rest_500_burst_on_writes_is_reconciled_not_duplicated(
     assert run.returncode == 0, run.stderr[-3000:]
     assert_each_once(emulator, range(600))
     assert rejects_by_id(tmp_path) == {}
-    assert len(faulted_calls(emulator)) == 4
+    assert len(faulted_calls(emulator)) == 3
     assert run.states[-1] == {"position": 600}
     row = summary_row(run.stderr, "leads")
     assert (row["read"], row["inserted"] + row["updated"], row["rejected"]) == (600, 600, 0)
+    # The lost-answer warning names the call once (it said `POST POST /Leads/upsert`).
+    assert "was lost (POST /Leads/upsert: no reliable answer" in run.stderr and "POST POST" not in run.stderr
 
 
 def test_rest_503_burst_is_retried(emulator: Any, target_config: dict[str, Any], tmp_path: Path) -> None:
