@@ -27,8 +27,9 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-demo: $(STAMP)
-	$(BIN)/python -m demo.run
+DEMO_ARGS ?=
+demo: $(STAMP)  # make demo DEMO_ARGS=--keep leaves the emulator running for its inspector page
+	$(BIN)/python -m demo.run $(DEMO_ARGS)
 
 BENCH_ARGS ?=
 bench: $(STAMP)  # make bench BENCH_ARGS=--quick (or --only cpu,credits)

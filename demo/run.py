@@ -5,12 +5,16 @@ out of `.venv`, so tests keep running against exactly the target's declared depe
 pin clash between Meltano and singer-sdk cannot break either), start `zoho-crm-emulator --port 0`, `meltano install`, `meltano --environment demo run
 tap-spreadsheets target-zoho-crm` with the target pointed at the emulator through TARGET_ZOHO_CRM_*
 variables, then print per module what Zoho (the emulator) holds, the rejects file and the API credits
-spent. The emulator is always stopped, whatever happened. Meltano's own log goes to
-demo/output/meltano.log and is only shown when a step fails.
+spent, and where to look inside: the emulator's inspector page (`/__emulator__/ui`). The emulator is
+stopped at the end, whatever happened, unless `--keep` (`make demo DEMO_ARGS=--keep`) leaves it running
+with this run's records, call log and credits until Ctrl-C. Its records are also kept in
+demo/output/crm.sqlite, so `zoho-crm-emulator --db demo/output/crm.sqlite` shows them later. Meltano's
+own log goes to demo/output/meltano.log and is only shown when a step fails.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import json
@@ -37,6 +41,9 @@ MELTANO_REQUIREMENT = "meltano==4.4.1"
 OUTPUT = DEMO / "output"
 REJECTS = OUTPUT / "rejects.jsonl"  # the demo environment's rejects_path in meltano.yml
 LOG = OUTPUT / "meltano.log"
+CRM_DB = OUTPUT / "crm.sqlite"  # the emulator's records, kept after the demo for the inspector page
+TOKEN_CACHE = OUTPUT / "tokens.json"  # the target's token cache, kept out of the user's cache directory
+INSPECTOR = "/__emulator__/ui"
 STATE_ID = "demo:tap-spreadsheets-to-target-zoho-crm"  # Meltano's {environment}:{tap}-to-{target}
 MODULES = ("Accounts", "Contacts", "Leads")
 BIN = Path(sys.executable).parent
@@ -138,8 +145,9 @@ class Emulator:
 
     def start(self, timeout: float = 30) -> str:
         exe = BIN / "zoho-crm-emulator"
+        CRM_DB.unlink(missing_ok=True)  # each demo starts from an empty org
         self.proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "--port", "0"],
+            [str(exe), "--host", "127.0.0.1", "--port", "0", "--db", str(CRM_DB)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -173,6 +181,15 @@ class Emulator:
             body = resp.read()
         return json.loads(body) if body else None
 
+    def wait_for_ctrl_c(self) -> None:
+        """Leave the emulator serving until the user presses Ctrl-C (or it stops by itself)."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait()
+        except KeyboardInterrupt:
+            say("")
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -193,6 +210,7 @@ def meltano_env(url: str) -> dict[str, str]:
         TARGET_ZOHO_CRM_ACCOUNTS_URL=url,
         TARGET_ZOHO_CRM_API_URL=url,
         TARGET_ZOHO_CRM_UPLOAD_URL=url,
+        TARGET_ZOHO_CRM_TOKEN_CACHE_PATH=str(TOKEN_CACHE),
         NO_COLOR="1",
     )
     env.update({f"TARGET_ZOHO_CRM_{k}": v for k, v in EMULATOR_CREDENTIALS.items()})
@@ -300,7 +318,32 @@ def show_state(meltano: Path, env: dict[str, str]) -> None:
     say(f"\nSTATE saved by Meltano ({STATE_ID}): bookmarks for {', '.join(sorted(bookmarks))}")
 
 
-def main() -> int:
+def show_inspector(url: str, keep: bool) -> None:
+    """Where to look inside: the inspector page, and how to open it once the demo has ended."""
+    say("\nLook inside with the emulator's inspector page (modules, records, call log, credits):")
+    if keep:
+        say(f"  {url}{INSPECTOR}")
+        say("  open it in a browser; the emulator keeps running until you press Ctrl-C.")
+        return
+    say("  the demo's emulator has stopped; to open the page, either")
+    say(f"  - run `{rel(BIN / 'zoho-crm-emulator')} --db {rel(CRM_DB)}` (this run's records) and open")
+    say(f"    http://127.0.0.1:8765{INSPECTOR}, or")
+    say("  - run `make demo DEMO_ARGS=--keep`: the demo then ends by leaving its emulator running, with")
+    say("    the call log and credits too, and prints the page's address.")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo.run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the emulator running after the load (until Ctrl-C), to browse its inspector page",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     started = time.monotonic()
     say("target-zoho-crm demo: demo/data/*.csv -> tap-spreadsheets -> target-zoho-crm -> Zoho emulator")
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -333,12 +376,15 @@ def main() -> int:
         show_rejects()
         show_credits(zoho)
         show_state(meltano, env)
+        say(f"\nDone in {time.monotonic() - started:.0f} s (Meltano's log: {rel(LOG)}).")
+        show_inspector(url, args.keep)
+        if args.keep:
+            zoho.wait_for_ctrl_c()
     except DemoError as exc:
         say(f"\ndemo failed: {exc}")
         return 1
     finally:
         zoho.stop()
-    say(f"\nDone in {time.monotonic() - started:.0f} s (Meltano's log: {rel(LOG)}).")
     return 0
 
 

@@ -58,6 +58,26 @@ END = "    # END generated settings\n"
 # Acronyms kept upper-case in labels ("api_url" -> "API URL").
 _ACRONYMS = {"id": "ID", "url": "URL", "api": "API", "coql": "COQL", "sdc": "SDC"}
 
+# Plugin commands (`meltano invoke target-zoho-crm:<name>`), in meltano.yml and the Hub definition.
+# Meltano passes the plugin's settings as TARGET_ZOHO_CRM_* variables, which the commands read.
+COMMANDS: dict[str, dict[str, str]] = {
+    "auth": {
+        "executable": "target-zoho-crm-auth",
+        "args": "",
+        "description": "Exchange a Zoho Self Client grant code for a refresh token at the configured data "
+        "centre: meltano invoke target-zoho-crm:auth --code <grant code> (add --write-config FILE to "
+        "store it).",
+    },
+}
+
+# `test` is Create & Test: Meltano does not pass a command the plugin's own `--config` file
+# (meltano/meltano#8112), so it reads the exported variables through singer-sdk's `--config ENV`.
+COMMANDS["test"] = {
+    "args": "--config ENV --test",
+    "description": "Create & Test: checks authentication, the data centre, the org, the scopes and "
+    "every configured stream against Zoho's metadata; writes nothing.",
+}
+
 # Meltano groups: either refresh-token credentials or a ready access token satisfies validation.
 SETTINGS_GROUP_VALIDATION = [["client_id", "client_secret", "refresh_token"], ["access_token"]]
 
@@ -135,9 +155,11 @@ def setting_for(name: str, prop: dict[str, Any]) -> dict[str, Any]:
         seen: set[str] = set()
         options = []
         for value in prop["enum"]:
-            if value is None or str(value).lower() in seen:
-                continue  # e.g. region accepts "us" and "US": offer each choice once
-            seen.add(str(value).lower())
+            if value is None or str(value) in seen:
+                continue
+            # Both cases of a case-insensitive value are offered: Meltano's interactive prompt only
+            # accepts a listed option, exactly as spelt.
+            seen.add(str(value))
             options.append({"label": str(value), "value": str(value)})
         setting["options"] = options
     elif "boolean" in types:
@@ -249,6 +271,7 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
             f"[troubleshooting]({repo_url()}/blob/main/docs/troubleshooting.md) are in the repository's docs."
         ),
         "settings": hub_settings(about),
+        "commands": COMMANDS,
     }
 
 
@@ -258,6 +281,7 @@ def render_meltano_block(about: dict[str, Any]) -> str:
         "capabilities": list(about["capabilities"]),
         "settings_group_validation": SETTINGS_GROUP_VALIDATION,
         "settings": settings_from_about(about),
+        "commands": COMMANDS,
     }
     return dump(block, indent=4)
 

@@ -29,6 +29,10 @@ class AuthError(TargetZohoCRMError):
         self.code = code
 
 
+class AuthCommandError(TargetZohoCRMError):
+    """`target-zoho-crm-auth`: a problem the user can fix; printed as one message, without a traceback."""
+
+
 class ZohoAPIError(TargetZohoCRMError):
     """A Zoho error that was not (or no longer) retried: status, Zoho code, message and details."""
 
@@ -70,6 +74,10 @@ class UnknownStreamError(TargetZohoCRMError):
         super().__init__(message)
         self.stream_name = stream_name
         self.candidates = candidates
+
+
+class UnmatchedStreamError(UnknownStreamError):
+    """A stream's name matches no module at all (`unmatched_streams: skip` leaves such a stream out)."""
 
 
 class FieldMapError(TargetZohoCRMError, ValueError):

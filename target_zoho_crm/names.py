@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -26,7 +27,8 @@ def match_name(name: str, candidates: Iterable[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-# Prefixes taps put before a table name: "public-leads" (tap-postgres), "dbo-leads", "db.schema.leads".
+# Prefixes taps put before a table name: "public-leads" (tap-postgres), "dbo.leads", "db.schema.leads".
+# An underscore is not a prefix separator: "user_accounts" is a table of its own, not Accounts.
 _PREFIX_SEPARATORS = re.compile(r"[-.]")
 
 
@@ -35,25 +37,27 @@ def normalize(name: str) -> str:
     return loose(re.sub(r"__s$", "", name.strip()))
 
 
-def singular_forms(key: str) -> set[str]:
-    """`key` plus the singular forms an English plural could come from (s / es / ies)."""
-    forms = {key}
-    if key.endswith("ies") and len(key) > 4:
-        forms.add(key[:-3] + "y")
-    if key.endswith("es") and len(key) > 3:
-        forms.add(key[:-2])
-    if key.endswith("s") and len(key) > 2:
-        forms.add(key[:-1])
-    return forms
-
-
 def stream_name_forms(stream_name: str) -> list[str]:
-    """Names to try for a stream, most specific first: the full name, then without a schema prefix."""
+    """Names to try for a stream: the full name, then without a tap's schema prefix ("public-leads",
+    "dbo.leads", "db.public.leads" → "leads"). Nothing looser: no suffix, no substring."""
     forms = [stream_name]
     parts = [p for p in _PREFIX_SEPARATORS.split(stream_name) if p]
     if len(parts) > 1:
         forms.append(parts[-1])
-    tokens = [t for t in parts[-1].split("_") if t] if parts else []
-    for i in range(1, len(tokens)):
-        forms.append("_".join(tokens[i:]))  # "dbo_leads" → "leads"
     return forms
+
+
+def closest(name: str, candidates: Iterable[str], *, n: int = 3, cutoff: float = 0.7) -> list[str]:
+    """The candidates most like `name` (ignoring case and separators), best first, for a did-you-mean;
+    only real neighbours (similarity ≥ `cutoff`), never a filler list."""
+    by_key: dict[str, str] = {}
+    for candidate in candidates:
+        by_key.setdefault(loose(candidate), candidate)
+    keys = difflib.get_close_matches(loose(name), list(by_key), n=n, cutoff=cutoff)
+    return [by_key[key] for key in keys]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """' (did you mean A or B?)', or '' when nothing is close."""
+    found = closest(name, candidates)
+    return f" (did you mean {' or '.join(found)}?)" if found else ""

@@ -21,6 +21,7 @@ from target_zoho_crm.settings.settings import TargetSettings
 from target_zoho_crm.zoho.auth import TokenManager
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.metadata import ModuleCatalog
+from target_zoho_crm.zoho.token_cache import open_token_cache
 
 
 def connect_client(
@@ -45,6 +46,8 @@ def connect_client(
         session=session,
         timeout=min(settings.request_timeout, 30.0),
         redactor=redactor,
+        cache=open_token_cache(settings.token_cache_path),
+        denied_wait=settings.token_wait_seconds,
     )
     return ZohoClient(
         settings.urls,

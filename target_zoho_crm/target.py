@@ -14,28 +14,45 @@ import gc
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any, ClassVar
 
-from singer_sdk import Target
+import click
+from jsonschema import ValidationError
+from singer_sdk import Sink, Target
 from singer_sdk.configuration._dict_config import parse_environment_config
-from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.helpers._classproperty import classproperty
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib.json import serialize_json
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 from typing_extensions import override
 
-from target_zoho_crm.errors import MissingKeyError, RunStopped
+from target_zoho_crm.create_test import create_and_test, schemas_from_file
+from target_zoho_crm.errors import (
+    AuthError,
+    MissingKeyError,
+    RunStopped,
+    TargetZohoCRMError,
+    UnmatchedStreamError,
+)
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
 from target_zoho_crm.reader import TolerantReader, schema_problem
 from target_zoho_crm.report.redact import REDACTOR
 from target_zoho_crm.run import RunContext
-from target_zoho_crm.settings.schema import CONFIG_SCHEMA
-from target_zoho_crm.settings.settings import TargetSettings
+from target_zoho_crm.settings.check import check_rejects_path, unknown_settings, unused_stream_keys
+from target_zoho_crm.settings.schema import CONFIG_SCHEMA, SECRET_KEYS
+from target_zoho_crm.settings.settings import TargetSettings, stream_key
 from target_zoho_crm.sink import ZohoSink
 
 EXIT_TOO_MANY_REJECTS = 3
+CONFIG_VALIDATOR = extend_validator_with_defaults(DEFAULT_JSONSCHEMA_VALIDATOR)  # singer-sdk's own
 # Bulk jobs cost 500 credits each, and `auto` only saves credits on large batches: for those streams a
 # waiting STATE may not cut a batch short before this (REST streams use `state_flush_seconds`).
 BULK_STATE_FLUSH_SECONDS = 30.0
@@ -51,6 +68,67 @@ GC_THRESHOLDS = (50_000, 20, 100)
 # ceiling, mean of 4 runs); at 0.5 ms ~5.5 ms (95.6%). The price is CPU when calls answer at once (a
 # zero-latency emulator: ~+10%); against real latencies it was not measurable.
 SWITCH_INTERVAL_S = 0.0005
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _validation_message(error: ValidationError, secrets: Sequence[str]) -> str:
+    """singer-sdk's wording for a config validation error, without any secret's value: an error about a
+    secret setting names its type only, and any message that would quote a secret is replaced."""
+    path = list(error.path)
+    where = f" in config[{']['.join(repr(p) for p in path)}]" if path else ""
+    if path and path[0] in SECRET_KEYS:
+        return (
+            f"`{path[0]}` must be text, not {_type_name(error.instance)} (the value is not shown): "
+            "copy it as a quoted string."
+        )
+    message = f"{error.message}{where}"
+    if any(secret and secret in message for secret in secrets):
+        return f"config{where or ''} is invalid ({error.validator}); the message would quote a secret."
+    return message
+
+
+def _secret_texts(config: dict[str, Any]) -> list[str]:
+    """Every way a secret of `config` could be printed (its text, and the repr of a non-text value)."""
+    texts: list[str] = []
+    for key in SECRET_KEYS:
+        value = config.get(key)
+        if value in (None, ""):
+            continue
+        texts += [str(value), repr(value)]
+        if isinstance(value, (dict, list)):
+            texts += [str(v) for v in (value.values() if isinstance(value, dict) else value)]
+    return [t for t in texts if len(t) >= 3]
+
+
+def _plain_message(exc: BaseException) -> str:
+    """What a user reads for a plain error: the target's own message, or a sentence for a file error."""
+    if isinstance(exc, TargetZohoCRMError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        if exc.filename is None:  # singer-sdk's own "File at '…' was not found."
+            return f"{exc} Check the path given to --config."
+        return f"File not found: {exc.filename}. Check the path given to --config or --input."
+    if isinstance(exc, RuntimeError) and "was not found" in str(exc):
+        return f"{exc} Check the path given to --config."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    if isinstance(exc, ValueError) and hasattr(exc, "lineno") and hasattr(exc, "colno"):  # json, simplejson
+        return (
+            f"The config file is not valid JSON ({getattr(exc, 'msg', exc)}, line {exc.lineno} column "
+            f"{exc.colno}): check quotes and commas, or validate it with `python -m json.tool FILE`."
+        )
+    return str(exc)
 
 
 def _tune_process() -> None:
@@ -94,6 +172,19 @@ class TargetZohoCRM(Target):
             config_jsonschema["properties"].pop(name, None)
 
     @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """singer-sdk's validation, with messages that never quote a secret (whatever its type)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        secrets = _secret_texts(dict(self._config))
+        # singer-sdk's validator fills the schema's defaults into the config it checks: check the real one.
+        validator = CONFIG_VALIDATOR(schema)
+        errors = [_validation_message(e, secrets) for e in validator.iter_errors(self._config)]
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+        return errors
+
+    @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
@@ -101,7 +192,10 @@ class TargetZohoCRM(Target):
         self.redactor = REDACTOR
         self.redactor.add_config(config)
         self.redactor.install()
+        for warning in unknown_settings(config, self.config_jsonschema["properties"]):
+            self.logger.warning("%s", warning)
         self.settings = TargetSettings.from_config(config)
+        check_rejects_path(self.settings.rejects_path)
         self.keeper = StateKeeper(self._emit_state, before_emit=lambda: self.run.rejects.sync())
         self.run = RunContext(config, self.settings, self.redactor, self.keeper)
         if isinstance(self.message_reader, TolerantReader):
@@ -111,6 +205,13 @@ class TargetZohoCRM(Target):
         self._housekeeper: threading.Thread | None = None
         self._finished = False
         self._state_lock = threading.Lock()
+        # Streams not loaded: dropped by a `__NULL__` stream map, or matching no module (`skip`); with
+        # `unmatched_streams: fail` the first unmatched stream stops the writing and the rest of the
+        # input is only read to name every other one before the run stops.
+        self._skipped: set[str] = set()
+        self._unmatched: dict[str, str] = {}
+        self._streams_seen: list[str] = []
+        self._stream_keys_used: set[str] = set()
         self.max_parallelism = 1  # drain_all only hands batches to lanes; the lanes do the work
 
     # -- STATE -----------------------------------------------------------------------------------------------
@@ -139,7 +240,12 @@ class TargetZohoCRM(Target):
                 old = self.run.streams.get(stream_map.stream_alias)
                 if isinstance(old, ZohoSink) and old.buffered:
                     old.flush()
+        if isinstance(stream, str):
+            self._note_stream(stream)
         self.run.connect()
+        if self._unmatched:
+            self._only_match(message_dict)
+            return
         self._start_housekeeper()
         try:
             problem = schema_problem(message_dict)
@@ -152,8 +258,72 @@ class TargetZohoCRM(Target):
         if isinstance(stream, str):
             self._register_plain_sink(stream)
 
+    def _note_stream(self, stream: str) -> None:
+        if stream not in self._streams_seen:
+            self._streams_seen.append(stream)
+            key = stream_key(self.settings.streams, stream)
+            if key is not None:
+                self._stream_keys_used.add(key)
+
+    def _only_match(self, message_dict: dict[str, Any]) -> None:
+        """After an unmatched stream (`unmatched_streams: fail`): no more writing; a SCHEMA is only
+        matched to its module, so that the run can name every unmatched stream at once."""
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str) or stream in self._unmatched:
+            return
+        schema = message_dict.get("schema")
+        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+            self.mapper.register_raw_stream_schema(stream, schema, message_dict.get("key_properties"))
+        if self._dropped_by_map(stream):
+            return
+        try:
+            self.run.catalog.resolve(stream, self.settings.stream_options(stream).module)
+        except UnmatchedStreamError as exc:
+            self._unmatched[stream] = str(exc)
+            self.logger.error("%s", exc)
+
+    def _dropped_by_map(self, stream: str) -> bool:
+        """True when every stream map of `stream` is singer-sdk's `__NULL__` (RemoveRecordTransform)."""
+        maps = [m for ms in self.mapper.stream_maps.values() for m in ms if m.stream_alias == stream]
+        if not maps:
+            maps = list(self.mapper.stream_maps.get(stream) or [])
+        return bool(maps) and all(isinstance(m, RemoveRecordTransform) for m in maps)
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        """singer-sdk's sink lookup; at a SCHEMA, a stream dropped by `__NULL__` or left out by
+        `unmatched_streams` gets no sink (its records are dropped before they reach one)."""
+        if schema is None:
+            return super().get_sink(stream_name, record=record)
+        if self._dropped_by_map(stream_name):
+            if stream_name not in self._skipped:
+                self.logger.info("Stream '%s' is dropped by stream_maps (__NULL__): not loaded.", stream_name)
+            self._skipped.add(stream_name)
+            return None  # type: ignore[return-value]  # singer-sdk ignores the sink of a SCHEMA
+        try:
+            return super().get_sink(stream_name, schema=schema, key_properties=key_properties)
+        except UnmatchedStreamError as exc:
+            if self.settings.unmatched_streams == "skip":
+                if stream_name not in self._skipped:
+                    self.logger.warning("%s Skipped (unmatched_streams: skip): not loaded.", exc)
+                self._skipped.add(stream_name)
+                return None  # type: ignore[return-value]
+            self.logger.error("%s", exc)
+            self._unmatched[stream_name] = str(exc)
+            self._settle_before_stop()  # what was read before it is written, and its STATE echoed
+            return None  # type: ignore[return-value]
+
     @override
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        if self._unmatched or message_dict.get("stream") in self._skipped:
+            return  # not loaded: see get_sink
         try:
             sink = self._plain_sinks.get(message_dict.get("stream"))  # type: ignore[arg-type]
             record = message_dict.get("record")
@@ -217,6 +387,8 @@ class TargetZohoCRM(Target):
 
     @override
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        if self._unmatched:
+            return  # the run stops: no STATE past the records of an unmatched stream
         super()._process_state_message(message_dict)
         self.keeper.on_state(message_dict["value"])
         self._housekeeping()
@@ -299,10 +471,72 @@ class TargetZohoCRM(Target):
 
     @classmethod
     @override
-    def invoke(cls, **kwargs: Any) -> None:
-        """The command line: a process of its own, so the garbage collector and GIL are tuned for a load."""
-        _tune_process()
-        super().invoke(**kwargs)
+    def invoke(cls, *, test: bool = False, **kwargs: Any) -> None:
+        """The command line: a process of its own, so the garbage collector and GIL are tuned for a load.
+
+        A plain configuration, credential or connection error is one message naming the fix, and exit
+        code 1: the traceback is logged at debug level only."""
+        try:
+            if test:
+                cls.create_and_test(kwargs.get("config"), kwargs.get("file_input"))
+                return
+            _tune_process()
+            super().invoke(**kwargs)
+        except (TargetZohoCRMError, OSError, ValueError) as exc:
+            if isinstance(exc, ConfigValidationError):
+                raise  # singer-sdk's command prints each (secret-free) message and exits 1
+            if isinstance(exc, AuthError):
+                # Zoho refused to issue a token (credentials, data centre, Access Denied): one plain line.
+                print(f"target-zoho-crm: {REDACTOR.redact(str(exc))}", file=sys.stderr, flush=True)
+            else:
+                cls.logger.error("%s", REDACTOR.redact(_plain_message(exc)))
+            cls.logger.debug("Traceback of the error above", exc_info=True)
+            raise SystemExit(1) from None
+
+    @classmethod
+    def create_and_test(cls, config_input: Any, file_input: Any = None) -> None:
+        """`--test`: prove the configuration against Zoho without writing anything; exit 0 when a load
+        could start, else 1 with every problem listed."""
+        target = cls(
+            config=getattr(config_input, "config", None) or None,
+            validate_config=True,
+            parse_env_config=bool(getattr(config_input, "parse_env", False)),
+        )
+        schemas = schemas_from_file(file_input) if file_input is not None else None
+        report = create_and_test(target.config, target.settings, schemas=schemas)
+        for line in report.lines:
+            click.echo(REDACTOR.redact(line))
+        if not report.ok:
+            click.echo(f"Create & Test: {len(report.problems)} problem(s); a load would not start.")
+            raise SystemExit(1)
+        click.echo("Create & Test: OK, a load could start (nothing was written).")
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """singer-sdk reads the --config files here, before `invoke`: a missing or malformed file is one
+        message and exit code 1, not a traceback."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except (OSError, ValueError, RuntimeError) as exc:
+            cls.logger.error("%s", _plain_message(exc))
+            cls.logger.debug("Traceback of the error above", exc_info=True)
+            ctx.exit(1)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """singer-sdk's command, plus `--test` (Create & Test)."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--test"],
+                is_flag=True,
+                help="Create & Test: check authentication, the org, scopes and every configured stream "
+                "against Zoho's metadata; writes nothing. With --input, the tap's SCHEMA messages too.",
+            )
+        )
+        return command
 
     @override  # type: ignore[misc]  # final in singer-sdk's reader base; the target must wrap it
     def listen(self, file_input: Any = None) -> None:
@@ -314,6 +548,13 @@ class TargetZohoCRM(Target):
 
     @override
     def process_endofpipe(self) -> None:
+        if self._unmatched:
+            names = ", ".join(repr(n) for n in self._unmatched)
+            raise RunStopped(
+                f"{len(self._unmatched)} stream(s) match no Zoho CRM module: {names}. Nothing after the "
+                "first of them was written. For each, set streams.<name>.module, drop it with "
+                'stream_maps: {"<name>": "__NULL__"}, or set `unmatched_streams: skip` to load the others.'
+            )
         reader = self.message_reader
         busy = reader.busy if isinstance(reader, TolerantReader) else contextlib.nullcontext()
         try:
@@ -334,7 +575,16 @@ class TargetZohoCRM(Target):
         self._finished = True
         run = self.run
         try:
-            run.rejects.close()
+            if not log_only:
+                # Calls still in flight (a batch that failed while its other chunks were answered)
+                # write their rejects: the writers stop before the rejects file closes.
+                try:
+                    self.keeper.shutdown()
+                    run.close()
+                finally:
+                    run.rejects.close()
+            else:
+                run.rejects.close()
         finally:
             meter = run.client.meter if run.client is not None else None
             lines = run.summary.lines(
@@ -342,13 +592,17 @@ class TargetZohoCRM(Target):
                 stream_credits=dict(meter.by_account) if meter is not None else {},
                 dry_run=self.settings.dry_run,
             )
-            for line in lines:
-                self.logger.info("%s", line)
+            if run.summary.streams or run.summary.input_errors or run.rejects.total:
+                for line in lines:  # not for a run that never started (a config or credential error)
+                    self.logger.info("%s", line)
+            for warning in (
+                []
+                if not self._streams_seen or self._unmatched  # stopping early: the input is not all read
+                else unused_stream_keys(self.settings.streams, self._stream_keys_used, self._streams_seen)
+            ):
+                self.logger.warning("%s", warning)
             if run.rejects.total:
                 self.logger.warning("%d rejected records are in %s", run.rejects.total, run.rejects.path)
-            if not log_only:
-                self.keeper.shutdown()
-                run.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover

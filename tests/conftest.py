@@ -4,6 +4,8 @@
 - `emulator` (function): the same emulator after `reset()` (records, calls, credits, faults cleared).
 - `target_config` (function): a target config pointing every URL at the emulator, with its default
   OAuth client; tests add their own settings on a copy.
+- Every test gets an empty cache directory of its own (XDG_CACHE_HOME), so the target's token cache
+  never reads or writes the user's, nor carries a token from one test to the next.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from tests.target.faults_support import wait_quiet
 EMULATOR_CLIENT_ID = "1000.EMULATOR0CLIENT0ID"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"
 EMULATOR_REFRESH_TOKEN = "1000.emulator.refresh.token"
+
+
+@pytest.fixture(autouse=True)
+def own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 from target_zoho_crm.errors import ConfigError
 from target_zoho_crm.model import ModuleInfo, PreparedRecord, is_key_value
-from target_zoho_crm.names import match_name
+from target_zoho_crm.names import did_you_mean, match_name
 
 # The earlier versions of a key merged into its batch's last record, by that record's index (oldest first).
 Versions = dict[int, list[PreparedRecord]]
@@ -105,27 +105,39 @@ def check_stream_keys(
 
     Zoho accepts in `duplicate_check_fields` only system duplicate-check fields and fields marked unique
     (upsert page, "How does the duplicate check work?"); External ID fields are unique by definition.
-    Names are matched forgivingly ('email' → 'Email'); returns the API names.
+    Names are matched forgivingly ('email' → 'Email'); returns the API names. A mistake names the field
+    and the nearest real ones.
     """
 
     allowed = [*module.system_duplicate_fields, *module.unique_fields, *module.external_fields]
+    usable = ", ".join(allowed) or "none"
     resolved: list[str] | None = None
     if duplicate_check_fields:
         resolved = []
         for name in duplicate_check_fields:
-            api_name = match_name(name, allowed)
+            api_name = match_name(str(name), allowed)
             if api_name is None:
+                field = match_name(str(name), module.fields)
+                if field is not None:
+                    raise ConfigError(
+                        f"duplicate_check_fields names {name!r}: {field} is a field of {module.api_name} "
+                        "but not a duplicate-check, unique or External ID field, so Zoho cannot match "
+                        f"on it; use one of: {usable}."
+                    )
                 raise ConfigError(
-                    f"duplicate_check_fields names {name!r}, which is not a duplicate-check, unique or "
-                    f"External ID field of {module.api_name}; use one of: {', '.join(allowed) or 'none'}."
+                    f"duplicate_check_fields names {name!r}, which is not a field of {module.api_name}"
+                    f"{did_you_mean(str(name), module.fields)}; duplicate-check, unique or External ID "
+                    f"fields: {usable}."
                 )
             resolved.append(api_name)
     external = None
     if external_id_field:
-        external = match_name(external_id_field, module.external_fields)
+        external = match_name(str(external_id_field), module.external_fields)
         if external is None:
+            near = did_you_mean(str(external_id_field), module.fields)
             raise ConfigError(
                 f"external_id_field {external_id_field!r} is not an External ID field of "
-                f"{module.api_name} (External ID fields: {', '.join(module.external_fields) or 'none'})."
+                f"{module.api_name}{near} (External ID fields: {', '.join(module.external_fields) or 'none'}"
+                "; mark a unique custom field as External ID in Zoho's field settings)."
             )
     return resolved, external

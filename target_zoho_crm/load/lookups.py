@@ -1,8 +1,8 @@
 """Lookup and owner resolution: from what a source knows (a name, a code, an external ID, an email) to
 Zoho record IDs, with batched COQL `in` queries (or the Search API), and a run-wide cache.
 
-Why COQL rather than `X-EXTERNAL` for external IDs: one COQL call resolves up to 50 values for one
-credit (Get-Records-through-COQL-Query.html, COQL-Limitations.html), the answer is cached for the whole
+Why COQL rather than `X-EXTERNAL` for external IDs: one COQL call resolves up to 50 values (100
+from v7) for one credit (Get-Records-through-COQL-Query.html, COQL-Limitations.html), the answer is cached for the whole
 run, works the same for the REST and the Bulk Write paths (Bulk Write has no `X-EXTERNAL`), lets an
 unknown value be rejected before the write spends credits, and keeps a record's lookups independent of
 the header every other record of the same call would have to share (insert-records-ext.html: "the
@@ -344,12 +344,13 @@ class LookupResolver:
         return found
 
     def _query_coql(self, module: str, field: str, values: Sequence[str]) -> list[dict[str, Any]]:
-        """`select id, F from M where F in (...)`, ≤ 50 values a call, paged by OFFSET."""
+        """`select id, F from M where F in (...)`, as many values a call as the API version takes (50
+        through v6, 100 from v7), paged by OFFSET."""
         rows: list[dict[str, Any]] = []
         numeric = self._data_type(module, field) in _NUMERIC_TYPES
         if numeric:  # numbers are written bare in COQL; a value that is not a number matches nothing
             values = [v for v in values if _NUMBER_RE.match(str(v).strip())]
-        for chunk in _chunks(values, COQL_IN_MAX):
+        for chunk in _chunks(values, self.client.version.coql_in_values):
             literals = ", ".join(str(v).strip() if numeric else coql_quote(v) for v in chunk)
             where = f"{field} = {literals}" if len(chunk) == 1 else f"{field} in ({literals})"
             offset = 0

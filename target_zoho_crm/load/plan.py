@@ -9,11 +9,13 @@ configuration is checked (`check_plan`), before the first write credit is spent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from target_zoho_crm.load.keys import upsert_match_order
+from target_zoho_crm.errors import ConfigError, FieldMapError
+from target_zoho_crm.load.keys import check_stream_keys, upsert_match_order
 from target_zoho_crm.model import ModuleInfo
+from target_zoho_crm.names import did_you_mean, match_name
 from target_zoho_crm.settings.settings import StreamOptions, TargetSettings
 from target_zoho_crm.transform.convert import RecordConverter
 from target_zoho_crm.transform.mapping import FieldMapper
@@ -75,9 +77,8 @@ def plan_stream(
     module = catalog.resolve(stream_name, options.module)
     operation = options.operation or settings.operation
     api_type = options.api_type or settings.api_type
-    duplicate_check_fields = options.duplicate_check_fields or (
-        [options.external_id_field] if options.external_id_field else None
-    )
+    options = check_options(stream_name, module, options)
+    duplicate_check_fields = duplicate_checks(module, options)
     mapper = FieldMapper(module, schema.get("properties") or {}, options.field_map or {}, operation=operation)
     converter = RecordConverter(
         module,
@@ -115,14 +116,55 @@ def plan_stream(
     return plan
 
 
-def check_plan(plan: StreamPlan) -> None:
-    """The one place a stream's configuration is checked, at SCHEMA time, before any write credit.
+def duplicate_checks(module: ModuleInfo, options: StreamOptions) -> list[str] | None:
+    """The `duplicate_check_fields` an upsert sends: the configured ones; else, with an External ID
+    field, that field first and the module's system duplicate-check fields still beside it (without
+    them a record Zoho already holds under, say, its Email but without an External ID yet would be a
+    DUPLICATE_DATA); else None (Zoho's own order)."""
+    if options.duplicate_check_fields is not None or not options.external_id_field:
+        return options.duplicate_check_fields
+    external = options.external_id_field
+    return [external, *(f for f in module.system_duplicate_fields if f != external)]
 
-    Options are already checked against their allowed values when they are read (settings/), the module
-    when it is resolved, `field_map` when it is mapped. The check of the stream's matching keys
-    against the module (`load.keys.check_stream_keys`: duplicate-check / unique / External ID fields,
-    with a did-you-mean) belongs here; it is not called yet because it would turn names Zoho is left to
-    judge today into SCHEMA-time errors (a behaviour change of its own issue)."""
+
+def check_options(stream_name: str, module: ModuleInfo, options: StreamOptions) -> StreamOptions:
+    """The stream's key fields and `field_map` targets against the module's fields, before the mapper
+    and converter are built on them: returns the options with Zoho's API names."""
+    duplicate_check_fields, external_id_field = check_stream_keys(
+        module, options.duplicate_check_fields, options.external_id_field
+    )
+    for prop, target in options.field_map.items():
+        if not target or target == "id":
+            continue
+        api_name = match_name(str(target), module.fields)
+        if api_name is None:
+            raise FieldMapError(
+                f"streams.{stream_name}.field_map maps {prop!r} to {target!r}, which is not a field of "
+                f"{module.api_name}{did_you_mean(str(target), module.fields)}."
+            )
+        if module.fields[api_name].read_only:
+            writable = [f.api_name for f in module.fields.values() if not f.read_only]
+            raise FieldMapError(
+                f"streams.{stream_name}.field_map maps {prop!r} to {api_name}, a read-only field of "
+                f"{module.api_name} that Zoho never writes{did_you_mean(str(target), writable)}."
+            )
+    return replace(
+        options, duplicate_check_fields=duplicate_check_fields, external_id_field=external_id_field
+    )
+
+
+def check_plan(plan: StreamPlan) -> None:
+    """The one place a stream's plan is checked, at SCHEMA time, before any write credit (REST, Bulk
+    and dry runs alike). The options were checked against the module by `check_options`; this checks
+    what needs the mapping: an update must have something to match records on."""
+    if plan.operation == "update" and plan.key_field is None:
+        key = plan.options.external_id_field or "id"
+        raise ConfigError(
+            f"Stream {plan.stream_name!r} updates {plan.module.api_name} but no property of its schema "
+            f"is mapped to {key!r}, so no record could be matched: map the Zoho record id "
+            f'(streams.{plan.stream_name}.field_map: {{"<property>": "id"}}) or set external_id_field '
+            "to an External ID field the stream carries."
+        )
 
 
 def _matching_key(

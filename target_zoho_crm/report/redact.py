@@ -15,7 +15,10 @@ from typing import Any
 
 MASK = "***"
 _MIN_SECRET_LEN = 6  # shorter values would scrub ordinary words; real Zoho secrets are far longer
-_SECRET_KEY_RE = re.compile(r"secret|token|password|authorization", re.IGNORECASE)
+# `token_cache_path` and `token_wait_seconds` are a file and a number, not secrets: they stay readable.
+_SECRET_KEY_RE = re.compile(
+    r"secret|token(?!_cache_path|_wait_seconds)|password|authorization", re.IGNORECASE
+)
 DEFAULT_LOGGERS = ("target-zoho-crm", "target_zoho_crm", "urllib3", "requests", "backoff")
 
 

@@ -8,9 +8,11 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from target_zoho_crm.zoho.auth import DENIED_WAIT
 from target_zoho_crm.zoho.regions import ENVIRONMENTS, REGIONS
+from target_zoho_crm.zoho.versions import DEFAULT_API_VERSION, SUPPORTED_VERSIONS
 
-API_VERSIONS = ("v4", "v2.1", "v2")
+API_VERSIONS = SUPPORTED_VERSIONS
 
 
 API_TYPES = ("rest", "bulk", "auto")
@@ -27,6 +29,11 @@ SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 
 # Defaults the sink and writers read through TargetSettings.
 DEFAULT_MAX_CONCURRENCY = 10
+# Zoho's concurrency limit is 5 (free) to 25 (ultimate) calls in flight: more only earns 429s.
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 25
+
+
+UNMATCHED_STREAMS = ("fail", "skip")
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -125,6 +132,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "Used instead of client_id/client_secret/refresh_token.",
     ),
     th.Property(
+        "token_cache_path",
+        th.StringType,
+        description="File where access tokens are kept between runs and shared by parallel runs (Zoho "
+        "issues only 10 per refresh token in 10 minutes). Holds no refresh token or client secret; mode "
+        "0600, locked while in use. Unset: $XDG_CACHE_HOME/target-zoho-crm/tokens.json (else "
+        '~/.cache/target-zoho-crm/tokens.json). "off" (or an empty string) turns the cache off.',
+    ),
+    th.Property(
+        "token_wait_seconds",
+        th.NumberType,
+        default=DENIED_WAIT,
+        description="How long a run waits, asking again every 30 s, when Zoho answers Access Denied "
+        "(too many access tokens from one refresh token in 10 minutes) and no cached token is still "
+        "valid. 0 stops the run at once.",
+    ),
+    th.Property(
         "region",
         th.StringType,
         default="US",
@@ -159,10 +182,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_version",
         th.StringType,
-        default="v4",
+        default=DEFAULT_API_VERSION,
         allowed_values=list(API_VERSIONS),
-        description="Zoho CRM API version; decides module names and the data model (e.g. v2 line items "
-        "are Product_Details).",
+        description="Zoho CRM API version: v2, v2.1, v3, v4, v5, v6, v7 or v8. Decides the paths, the "
+        "data model (v2 line items are Product_Details, later versions per-module subforms) and the "
+        "limits the target keeps to (COQL: 50 `in` values through v6, 100 from v7).",
     ),
     th.Property(
         "api_type",
@@ -195,6 +219,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "of its own.",
     ),
     th.Property(
+        "unmatched_streams",
+        th.StringType,
+        default="fail",
+        allowed_values=list(UNMATCHED_STREAMS),
+        description="A stream whose name matches no module (and has no `streams.<name>.module`): fail "
+        "stops the run before writing, naming every such stream; skip logs each once and loads the "
+        "others. `stream_maps: {<stream>: __NULL__}` drops one stream before matching.",
+    ),
+    th.Property(
         "trigger",
         th.ArrayType(th.StringType(allowed_values=list(TRIGGERS))),
         description="Automations Zoho runs on write (workflow, approval, blueprint). Unset: Zoho's "
@@ -204,7 +237,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "max_concurrency",
         th.IntegerType,
         default=DEFAULT_MAX_CONCURRENCY,
-        description="Maximum API calls in flight at once (Zoho's concurrency limit per edition: 5 to 25).",
+        description="Maximum API calls in flight at once, 1 to 25 (Zoho's concurrency limit per edition: "
+        "5 to 25).",
     ),
     th.Property(
         "rejects_path",

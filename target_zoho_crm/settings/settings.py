@@ -9,17 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from target_zoho_crm.errors import ConfigError
 from target_zoho_crm.names import loose, stream_name_forms
 from target_zoho_crm.settings.schema import (
     API_TYPES,
-    API_VERSIONS,
     CATCH_ALL_STREAM,
     CONFIG_SCHEMA,
+    MAX_CONCURRENCY,
+    MIN_CONCURRENCY,
     OPERATIONS,
 )
 from target_zoho_crm.zoho.regions import ZohoUrls, normalize_environment, normalize_region, resolve_urls
+from target_zoho_crm.zoho.versions import api_version
 
 # --------------------------------------------------------------------------------------------------
 # Data centres (reference §1.1; Zoho "Multi DC Support" page
@@ -53,6 +56,31 @@ def _setting(config: Mapping[str, Any], key: str) -> Any:
     return _default(key) if value is None else value
 
 
+def check_timezone(name: str) -> None:
+    """An IANA time zone name, checked at start rather than on the first date-time."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"`timezone` {name!r} is not a known time zone: use an IANA name such as 'Europe/Paris' or 'UTC'."
+        ) from None
+
+
+def stream_key(streams: Mapping[str, Any], stream_name: str) -> str | None:
+    """The `streams` key configuring `stream_name` (None: only the catch-all "*" or nothing): the exact
+    name, else the same name ignoring case/separators, then without a tap's schema prefix ("public-leads"
+    configured as "leads"); the most specific form that matches wins."""
+    if stream_name in streams:
+        return stream_name
+    for form in stream_name_forms(stream_name):
+        matches = [key for key in streams if key != CATCH_ALL_STREAM and loose(key) == loose(form)]
+        if len(matches) > 1:
+            raise ConfigError(f"`streams` has several keys matching stream {stream_name!r}: {matches}.")
+        if matches:
+            return matches[0]
+    return None
+
+
 @dataclass
 class StreamOptions:
     """Options for one stream, with the global `operation`/`api_type` already folded in."""
@@ -70,22 +98,8 @@ class StreamOptions:
         """Exact `streams` key first; else a key equal to the stream name ignoring case/separators;
         else the catch-all key "*"."""
         streams: Mapping[str, Any] = config.get("streams") or {}
-        raw = streams.get(stream_name)
-        if raw is None:
-            # Same name ignoring case/separators, then without a tap's schema prefix ("public-leads"
-            # configured as "leads"); the most specific form that matches wins.
-
-            for form in stream_name_forms(stream_name):
-                matches = [key for key in streams if loose(key) == loose(form)]
-                if len(matches) > 1:
-                    raise ConfigError(
-                        f"`streams` has several keys matching stream {stream_name!r}: {matches}."
-                    )
-                if matches:
-                    raw = streams[matches[0]]
-                    break
-        if raw is None:
-            raw = streams.get(CATCH_ALL_STREAM)
+        key = stream_key(streams, stream_name)
+        raw = streams.get(key) if key is not None else streams.get(CATCH_ALL_STREAM)
         raw = raw or {}
         operation = raw.get("operation") or _setting(config, "operation")
         api_type = raw.get("api_type") or _setting(config, "api_type")
@@ -130,6 +144,9 @@ class TargetSettings:
     bulk_job_timeout: float
     state_flush_seconds: float
     check_ambiguous_keys: bool
+    unmatched_streams: str
+    token_cache_path: str | None  # None: the default file; "off" or "": no cache (zoho/token_cache.py)
+    token_wait_seconds: float
     streams: dict[str, Any]  # `streams`: per-stream options, by name
 
     def stream_options(self, stream_name: str) -> StreamOptions:
@@ -140,9 +157,10 @@ class TargetSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
-        version = str(_setting(config, "api_version"))
-        if version not in API_VERSIONS:
-            raise ConfigError(f"`api_version` {version!r}: use one of {', '.join(API_VERSIONS)}.")
+        version = api_version(_setting(config, "api_version")).name
+        token_wait = float(_setting(config, "token_wait_seconds"))
+        if token_wait < 0:
+            raise ConfigError("`token_wait_seconds` must be 0 or more (0: stop at once on Access Denied).")
         has_refresh = all(config.get(k) for k in ("client_id", "client_secret", "refresh_token"))
         if not has_refresh and not config.get("access_token"):
             raise ConfigError(
@@ -151,9 +169,23 @@ class TargetSettings:
             )
         trigger = config.get("trigger")
         max_concurrency = int(_setting(config, "max_concurrency"))
-        if max_concurrency < 1:
-            raise ConfigError("`max_concurrency` must be at least 1.")
+        if not MIN_CONCURRENCY <= max_concurrency <= MAX_CONCURRENCY:
+            raise ConfigError(
+                f"`max_concurrency` {max_concurrency} is out of range: use {MIN_CONCURRENCY} to "
+                f"{MAX_CONCURRENCY} (Zoho allows 5 to 25 calls in flight by edition; the default is "
+                f"{_default('max_concurrency')})."
+            )
         max_rejects = config.get("max_rejects")
+        for key in ("request_timeout", "bulk_poll_max_interval", "bulk_job_timeout", "state_flush_seconds"):
+            if float(_setting(config, key)) <= 0:
+                raise ConfigError(f"`{key}` must be more than 0 seconds (default {_default(key)}).")
+        if int(_setting(config, "bulk_max_jobs_in_flight")) < 1:
+            raise ConfigError("`bulk_max_jobs_in_flight` must be at least 1 (default 2).")
+        if int(_setting(config, "max_retries")) < 0:
+            raise ConfigError("`max_retries` must be 0 or more (default 8).")
+        if max_rejects is not None and int(max_rejects) < 0:
+            raise ConfigError("`max_rejects` must be 0 or more (unset: no limit).")
+        check_timezone(str(_setting(config, "timezone")))
         return cls(
             urls=resolve_urls(config),
             region=normalize_region(_setting(config, "region")),
@@ -176,5 +208,10 @@ class TargetSettings:
             bulk_job_timeout=float(_setting(config, "bulk_job_timeout")),
             state_flush_seconds=float(_setting(config, "state_flush_seconds")),
             check_ambiguous_keys=bool(_setting(config, "check_ambiguous_keys")),
+            unmatched_streams=str(_setting(config, "unmatched_streams")),
+            token_cache_path=None
+            if config.get("token_cache_path") is None
+            else str(config["token_cache_path"]),
+            token_wait_seconds=token_wait,
             streams=dict(config.get("streams") or {}),
         )

@@ -20,31 +20,12 @@ from target_zoho_crm.transform.values import (
     make_decimal,
     make_text,
 )
+from target_zoho_crm.zoho.versions import LINE_ITEM_KEYS_V2, LINE_ITEM_KEYS_V21, V2_LINE_ITEMS_FIELD
 
 # Compiles one field's converter (transform/convert.py's dispatch), for the fields of subform rows.
 FieldCompiler = Callable[[FieldMeta, tzinfo, Mapping[str, ModuleInfo]], Converter | None]
 
-# Inventory line items: the row keys of each API version (zoho-crm-api.md §2.9, §5; Kaizen #9/#53).
-LINE_ITEM_KEYS_V2 = {
-    "product": "product",
-    "quantity": "quantity",
-    "list_price": "list_price",
-    "discount": "Discount",
-    "description": "product_description",
-    "price_book": "book",
-    "line_tax": "line_tax",
-}
-
-
-LINE_ITEM_KEYS_V21 = {
-    "product": "Product_Name",
-    "quantity": "Quantity",
-    "list_price": "List_Price",
-    "discount": "Discount",
-    "description": "Description",
-    "price_book": "Price_Book_Name",
-    "line_tax": "Line_Tax",
-}
+# Inventory line items: the row keys of each API version are zoho/versions.py's.
 
 
 # Any spelling a source may use for a line-item key, normalised (lower case, letters/digits only).
@@ -192,7 +173,7 @@ _DESCRIPTION = FieldMeta(api_name="Description", data_type="textarea", length=20
 
 def make_line_items(meta: FieldMeta, mandatory_rows: bool) -> Converter:
     """Inventory line items with the version's key names; products by id, code or name."""
-    keys = LINE_ITEM_KEYS_V2 if meta.api_name == "Product_Details" else LINE_ITEM_KEYS_V21
+    keys = LINE_ITEM_KEYS_V2 if meta.api_name == V2_LINE_ITEMS_FIELD else LINE_ITEM_KEYS_V21
     scalars: dict[str, Converter] = {
         "quantity": make_decimal(_QUANTITY),
         "list_price": make_decimal(_PRICE),

@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from target_zoho_crm.errors import AuthError, MaybeWrittenError, TargetZohoCRMError, ZohoAPIError
 from target_zoho_crm.report.redact import REDACTOR, Redactor
+from target_zoho_crm.zoho import versions
 from target_zoho_crm.zoho.auth import TokenManager
 from target_zoho_crm.zoho.codec import encode_json
 from target_zoho_crm.zoho.credits import CreditMeter, credit_cost
@@ -121,7 +122,8 @@ class ZohoClient:
         redactor: Redactor | None = None,
     ) -> None:
         self.urls = urls
-        self.api_version = api_version
+        self.version = versions.api_version(api_version)  # its paths and limits (zoho/versions.py)
+        self.api_version = self.version.name
         self.tokens = tokens
         self.max_concurrency = max(1, int(max_concurrency))
         self.timeout = timeout
@@ -167,11 +169,11 @@ class ZohoClient:
         if not path.startswith("/"):
             path = "/" + path
         if base == "api":
-            return f"{self.urls.api_url}/crm/{self.api_version}{path}"
+            return f"{self.urls.api_url}{self.version.api_base}{path}"
         if base == "bulk":
-            return f"{self.urls.api_url}/crm/bulk/{self.api_version}{path}"
+            return f"{self.urls.api_url}{self.version.bulk_base}{path}"
         if base == "upload":
-            return f"{self.urls.upload_url}/crm/{self.api_version}{path}"
+            return f"{self.urls.upload_url}{self.version.upload_base}{path}"
         raise ValueError(f"unknown base {base!r}")
 
     def _check_absolute(self, url: str) -> None:

@@ -22,13 +22,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from target_zoho_crm.zoho import versions
+
 # -- limits ----------------------------------------------------------------------------------------------
 REST_RECORDS_PER_CALL = 100
 REST_CALLS_PER_WAVE = 10  # write calls in flight at Zoho's default concurrency limit
 BULK_RECORDS_PER_JOB = 25_000
 BULK_FILE_BYTES = 25 * 1024 * 1024
-COQL_IN_MAX = 50  # values in one COQL `in (...)` (COQL-Limitations.html)
-COQL_PAGE = 200  # rows per COQL call that every version accepts (v2/v3: 200; v4+: 2000)
+COQL_IN_MAX = 50  # values in one COQL `in (...)` in every version (v7+: 100; zoho/versions.py)
+COQL_PAGE = 200  # rows per COQL call that every version accepts, and 1 credit (v2/v3: 200; v4+: 2000)
 SEARCH_CRITERIA_MAX = 10  # criteria in one Search API call (search-records.html)
 RECORDS_PER_PAGE = 200  # rows per page of a Search or Users read
 
@@ -55,7 +57,7 @@ def credit_cost(method: str, path: str, base: str, api_version: str, json: Any, 
     if base == "bulk":
         return BULK_CREDITS_PER_JOB if method == "POST" and clean.rstrip("/").endswith("/write") else 1
     if clean.rstrip("/").endswith("/coql") and method == "POST":
-        if api_version in ("v2", "v2.1", "v3"):
+        if not versions.api_version(api_version).coql_credit_bands:
             return 1
         query = (json or {}).get("select_query", "") if isinstance(json, Mapping) else ""
         match = _COQL_LIMIT_RE.search(str(query))

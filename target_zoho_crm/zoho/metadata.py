@@ -11,14 +11,13 @@ https://www.zoho.com/crm/developer/docs/api/v4/field-meta.html.
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from target_zoho_crm.errors import UnknownStreamError, ZohoAPIError
+from target_zoho_crm.errors import UnknownStreamError, UnmatchedStreamError, ZohoAPIError
 from target_zoho_crm.model import FieldMeta, ModuleInfo
-from target_zoho_crm.names import normalize, singular_forms, stream_name_forms
+from target_zoho_crm.names import closest, normalize, stream_name_forms
 from target_zoho_crm.zoho.client import ZohoClient
 
 # System-defined duplicate check fields (upsert page "How does the duplicate check work?",
@@ -42,9 +41,10 @@ SYSTEM_DUPLICATE_FIELDS: dict[str, list[str]] = {
 
 
 def _module_keys(module: dict[str, Any]) -> set[str]:
+    """What a stream name may spell: the API name and the singular and plural labels (current and
+    original), not the internal `module_name` ("CustomModule1")."""
     names = [
         module.get("api_name"),
-        module.get("module_name"),
         module.get("singular_label"),
         module.get("plural_label"),
         module.get("actual_singular_label"),
@@ -124,11 +124,10 @@ class ModuleCatalog:
         )
 
     def _match_stream(self, stream_name: str, targets: list[dict[str, Any]]) -> str:
+        """Strict: the module's API name, or its singular or plural label, ignoring case and separators,
+        for the stream's name or that name without a tap's schema prefix. Nothing looser."""
         api_keys = {str(m["api_name"]): normalize(str(m["api_name"])) for m in targets}
         all_keys = {str(m["api_name"]): _module_keys(m) for m in targets}
-        plural_keys = {
-            name: {form for key in keys for form in singular_forms(key)} for name, keys in all_keys.items()
-        }
         for form in stream_name_forms(stream_name):
             if form in api_keys:  # exact API name
                 return form
@@ -136,7 +135,6 @@ class ModuleCatalog:
             tiers: list[list[str]] = [
                 [name for name, key in api_keys.items() if key == norm],
                 [name for name, keys in all_keys.items() if norm in keys],
-                [name for name, keys in plural_keys.items() if singular_forms(norm) & keys],
             ]
             for hits in tiers:
                 if len(hits) == 1:
@@ -148,30 +146,32 @@ class ModuleCatalog:
                         f"set streams.{stream_name}.module to one of them.",
                         sorted(hits),
                     )
-        raise UnknownStreamError(
+        raise UnmatchedStreamError(
             stream_name,
             f"Stream {stream_name!r} matches no Zoho CRM module that accepts records (API "
             f"{self.api_version}). {self._suggest(stream_name, targets)} Set "
-            f"streams.{stream_name}.module to load it into a module of another name.",
+            f"streams.{stream_name}.module to load it into a module of another name, or "
+            "`unmatched_streams: skip` to leave such streams out.",
             self._closest(stream_name, targets),
         )
 
     def _closest(self, name: str, targets: list[dict[str, Any]]) -> list[str]:
-        by_key: dict[str, str] = {}
+        """Modules whose API name or label is really like `name` (or its unprefixed form), best first."""
+        by_label: dict[str, str] = {}
         for m in targets:
             for key in _module_keys(m):
-                by_key.setdefault(key, str(m["api_name"]))
+                by_label.setdefault(key, str(m["api_name"]))
         found: list[str] = []
-        for form in stream_name_forms(name):
-            for key in difflib.get_close_matches(normalize(form), list(by_key), n=5, cutoff=0.5):
-                if by_key[key] not in found:
-                    found.append(by_key[key])
-        return found[:5]
+        for form in reversed(stream_name_forms(name)):  # the bare table name says most
+            for key in closest(normalize(form), list(by_label), n=5):
+                if by_label[key] not in found:
+                    found.append(by_label[key])
+        return found[:3]
 
     def _suggest(self, name: str, targets: list[dict[str, Any]]) -> str:
-        closest = self._closest(name, targets)
-        if closest:
-            return f"Did you mean: {', '.join(closest)}?"
+        found = self._closest(name, targets)
+        if found:
+            return f"Did you mean: {', '.join(found)}?"
         return f"Modules: {', '.join(sorted(str(m['api_name']) for m in targets))}."
 
     # ----------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from target_zoho_crm.transform.convert import RecordConverter
 from target_zoho_crm.transform.mapping import FieldMapper
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.metadata import ModuleCatalog
+from target_zoho_crm.zoho.versions import API_VERSIONS
 
 
 @pytest.fixture
@@ -284,7 +285,7 @@ LINE_ITEMS_V21 = {
 
 
 @pytest.mark.parametrize("module", list(LINE_ITEMS_V21))
-@pytest.mark.parametrize("version", ["v2", "v2.1", "v4"])
+@pytest.mark.parametrize("version", ["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"])
 def test_line_items_are_stored_with_each_versions_keys(
     emulator: Any, target_config: dict[str, Any], version: str, module: str
 ) -> None:
@@ -300,7 +301,9 @@ def test_line_items_are_stored_with_each_versions_keys(
     client = connect_client({**target_config, "api_version": version})
     try:
         catalog = ModuleCatalog(client, version)
-        assert catalog.module(module).line_items_field == field
+        assert (
+            catalog.module(module).line_items_field == field == API_VERSIONS[version].line_items_field(module)
+        )
         widget = emulator.add_record("Products", {"Product_Name": "Widget", "Product_Code": "W-1"})
         gadget = emulator.add_record("Products", {"Product_Name": "Gadget", "Product_Code": "G-1"})
         vendor = emulator.add_record("Vendors", {"Vendor_Name": "Acme Supplies"})

@@ -33,10 +33,13 @@ EXPECTED = {
 ENV_PREFIX = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 
 SETTINGS = [
+    "unmatched_streams",
     "client_id",
     "client_secret",
     "refresh_token",
     "access_token",
+    "token_cache_path",
+    "token_wait_seconds",
     "region",
     "environment",
     "accounts_url",
@@ -143,7 +146,7 @@ def test_schema_lists_every_setting_with_a_description_and_marks_secrets() -> No
     assert props["region"]["default"] == "US"
     assert props["environment"]["default"] == "production"
     assert props["api_version"]["default"] == "v4"
-    assert set(props["api_version"]["enum"]) == {"v4", "v2.1", "v2"}
+    assert props["api_version"]["enum"] == ["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"]
     assert props["api_type"]["default"] == "rest" and set(props["api_type"]["enum"]) == {
         "rest",
         "bulk",

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from target_zoho_crm.errors import ConfigError, UnknownStreamError
+from target_zoho_crm.errors import ConfigError, UnknownStreamError, UnmatchedStreamError
 from target_zoho_crm.load.keys import check_stream_keys
 from target_zoho_crm.names import normalize, stream_name_forms
 from target_zoho_crm.run import connect_client
@@ -30,7 +30,8 @@ COMMON = {
     "Leads": "Leads",
     "public-leads": "Leads",
     "public.contacts": "Contacts",
-    "dbo_contacts": "Contacts",
+    "dbo.contacts": "Contacts",
+    "crm-Contacts": "Contacts",
     "Account": "Accounts",
     "CASES": "Cases",
     "SalesOrders": "Sales_Orders",
@@ -66,19 +67,20 @@ def test_name_normalisation_rules() -> None:
     assert normalize("Sales_Orders") == normalize("SalesOrders") == normalize("sales-orders") == "salesorders"
     assert normalize("Appointments__s") == "appointments"
     assert stream_name_forms("public-leads") == ["public-leads", "leads"]
-    assert stream_name_forms("db.public.price_books") == ["db.public.price_books", "price_books", "books"]
-    assert stream_name_forms("dbo_contacts") == ["dbo_contacts", "contacts"]
+    assert stream_name_forms("db.public.price_books") == ["db.public.price_books", "price_books"]
+    assert stream_name_forms("dbo_contacts") == ["dbo_contacts"]  # an underscore is no schema prefix
 
 
-@pytest.mark.parametrize("version", ["v2", "v2.1", "v4"])
+@pytest.mark.parametrize("version", ["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"])
 def test_resolution_table_per_version(emulator: Any, target_config: dict[str, Any], version: str) -> None:
     catalog = _catalog(target_config, version)
-    table = {**COMMON, **(V3_PLUS if version == "v4" else {})}
+    v3_plus = version not in ("v2", "v2.1")
+    table = {**COMMON, **(V3_PLUS if v3_plus else {})}
     resolved = {stream: catalog.resolve(stream, None).api_name for stream in table}
     assert resolved == table
     names = catalog.module_names()
     assert "Leads" in names and "Quoted_Items" not in names  # subform modules are not targets
-    assert ("Appointments__s" in names) is (version == "v4")
+    assert ("Appointments__s" in names) is v3_plus
 
 
 def test_v2_has_no_appointments_and_says_what_it_has(emulator: Any, target_config: dict[str, Any]) -> None:
@@ -98,6 +100,30 @@ def test_unknown_stream_lists_the_closest_modules(emulator: Any, target_config: 
     assert "Contacts" in info.value.candidates
     with pytest.raises(UnknownStreamError):
         catalog.resolve("quoted_items", None)  # a subform module: not creatable through the API
+
+
+@pytest.mark.parametrize(
+    "stream", ["user_accounts", "customer_leads", "support_cases", "dbo_contacts", "leads_archive", "lead_x"]
+)
+def test_matching_is_strict_no_suffix_or_substring_matches_a_module(
+    emulator: Any, target_config: dict[str, Any], stream: str
+) -> None:
+    """Only the API name or a label, ignoring case and separators, after a schema prefix: a login table
+    `user_accounts` must never land in Accounts."""
+    catalog = _catalog(target_config, "v4")
+    with pytest.raises(UnmatchedStreamError, match="matches no Zoho CRM module"):
+        catalog.resolve(stream, None)
+
+
+def test_suggestions_are_real_neighbours_not_noise(emulator: Any, target_config: dict[str, Any]) -> None:
+    catalog = _catalog(target_config, "v4")
+    with pytest.raises(UnmatchedStreamError) as info:
+        catalog.resolve("customers", None)
+    assert not {"Purchase_Orders", "Vehicles", "Cases"} & set(info.value.candidates)
+    assert "Did you mean" not in str(info.value) and "Modules: Accounts" in str(info.value)
+    with pytest.raises(UnmatchedStreamError) as info:
+        catalog.resolve("public-contatcs", None)
+    assert info.value.candidates[0] == "Contacts"
 
 
 def test_explicit_module_wins_and_is_checked(emulator: Any, target_config: dict[str, Any]) -> None:
