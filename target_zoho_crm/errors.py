@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from singer_sdk.exceptions import MissingKeyPropertiesError
+
 from target_zoho_crm.model import ZohoError
 
 
@@ -61,9 +63,8 @@ class MaybeWrittenError(TargetZohoCRMError):
         self.path = path
         self.reason = reason
         self.status = status
-        super().__init__(
-            f"{method} {path}: no reliable answer from Zoho ({reason}); it may have been written"
-        )
+        where = path if path.startswith(f"{method} ") else f"{method} {path}"  # a call's label has both
+        super().__init__(f"{where}: no reliable answer from Zoho ({reason}); it may have been written")
 
 
 class UnknownStreamError(TargetZohoCRMError):
@@ -145,3 +146,8 @@ class StopRequested(RunStopped):
 class RejectsFileError(RunStopped):
     """The rejects file cannot be written (a full disk, no permission): no record may be lost, so the
     run stops, with STATE held behind the records not yet handled."""
+
+
+class MissingKeyError(TargetZohoCRMError, MissingKeyPropertiesError):
+    """A RECORD lacks one of its stream's key properties (the run stops: it cannot be matched safely);
+    the message names the stream, the key and the input line."""

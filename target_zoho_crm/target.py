@@ -43,6 +43,7 @@ from target_zoho_crm.errors import (
     AuthError,
     CreditBudgetError,
     CreditsExhaustedError,
+    MissingKeyError,
     OutOfCredits,
     RunStopped,
     TargetZohoCRMError,
@@ -51,7 +52,7 @@ from target_zoho_crm.errors import (
 from target_zoho_crm.load.batch import retry_due_parked, settle_parked
 from target_zoho_crm.load.ordering import StateKeeper
 from target_zoho_crm.model import ZohoError
-from target_zoho_crm.reader import TolerantReader
+from target_zoho_crm.reader import TolerantReader, schema_problem
 from target_zoho_crm.report.redact import REDACTOR
 from target_zoho_crm.report.summary import RunTotals, were
 from target_zoho_crm.run import RunContext
@@ -260,6 +261,9 @@ class TargetZohoCRM(Target):
             return
         self._start_housekeeper()
         try:
+            problem = schema_problem(message_dict)
+            if problem is not None:
+                raise RunStopped(f"input line {self._line_number()}: {problem}")
             super()._process_schema_message(message_dict)
         except Exception as exc:
             self._settle_before_stop(exc)
@@ -340,13 +344,34 @@ class TargetZohoCRM(Target):
                 self._process_plain_record(sink, record)
             else:
                 super()._process_record_message(message_dict)
-        except (RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
+        except RecordsWithoutSchemaException as exc:
             self._settle_before_stop(exc)
             raise
+        except MissingKeyPropertiesError as exc:
+            missing = self._missing_key(message_dict)
+            self._settle_before_stop(missing)
+            raise missing from exc
         now = time.monotonic()
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + HOUSEKEEPING_SECONDS
             self._housekeeping()
+
+    def _line_number(self) -> int | str:
+        reader = self.message_reader
+        return reader.line_number if isinstance(reader, TolerantReader) else "?"
+
+    def _missing_key(self, message: dict[str, Any]) -> MissingKeyError:
+        stream = message.get("stream")
+        record = message.get("record") or {}
+        sink = self.run.streams.get(stream) if isinstance(stream, str) else None
+        keys = list(getattr(sink, "key_properties", None) or [])
+        missing = [k for k in keys if k not in record] or keys
+        return MissingKeyError(
+            f"input line {self._line_number()}: RECORD of stream {stream!r} has no key property "
+            f"{', '.join(repr(k) for k in missing)} (key_properties: {keys}); a record without its key "
+            "cannot be matched or replayed safely, so the run stops here. Fix the tap's output, or drop "
+            "the key from the SCHEMA's key_properties."
+        )
 
     def _process_plain_record(self, sink: ZohoSink, record: dict[str, Any]) -> None:
         """singer-sdk's record pipeline for a stream with no stream map and no flattening, minus what

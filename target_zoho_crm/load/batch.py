@@ -18,7 +18,14 @@ from typing import Any
 
 from target_zoho_crm.errors import LookupQueryError
 from target_zoho_crm.load.existing import Existing, ExistingReader, Held
-from target_zoho_crm.load.keys import fold_key
+from target_zoho_crm.load.keys import (
+    Versions,
+    fold_key,
+    has_key_value,
+    lowest_index,
+    merge_versions,
+    next_versions,
+)
 from target_zoho_crm.load.lookups import AMBIGUOUS_KEY, LookupResolver
 from target_zoho_crm.load.ordering import BatchProgress, Lane, StateKeeper
 from target_zoho_crm.load.plan import StreamPlan
@@ -174,9 +181,9 @@ class BatchLoader:
         retried = self._take_parked()  # after the parents' writes: they may be what the parked wait for
         if retried:
             prepared = [*retried, *prepared]
-        prepared, merged = self._dedupe(prepared)
-        if merged:
-            stats.add(self.stream_name, merged=merged)
+        # The last version of a key wins; the earlier ones wait behind it (they are done when it is, and
+        # the latest of them is written instead if it is rejected).
+        prepared, earlier = merge_versions(prepared)
         deleting, self._deleting = self._deleting, set()  # this batch's (the lane converts one at a time)
         deletes = [r for r in prepared if r.index in deleting]
         if deletes:
@@ -185,17 +192,17 @@ class BatchLoader:
         existing = self._read_existing(prepared, deletes)
         if deletes:
             self._delete(deletes, existing)
+            self._next_versions([r.index for r in deletes], {r.index for r in deletes}, earlier)
         if existing is not None and prepared:
-            prepared = self._resolve(prepared, find=existing.ids)
-            prepared = self._drop_unchanged(prepared, existing)
+            prepared = self._resolve_with(prepared, earlier, existing)
             resolved = True
         api = self._api_for(len(prepared))
         stats.used_api(self.stream_name, api)
         previous = self.lane.previous
         if api == "bulk":
-            work = self._write_bulk(prepared, progress, previous, resolved=resolved)
+            work = self._write_bulk(prepared, earlier, progress, previous, resolved=resolved)
         else:
-            work = self._write_rest(prepared, progress, resolved=resolved)
+            work = self._write_rest(prepared, earlier, progress, resolved=resolved)
         # The retried records are now held by the batch's chunks (or were rejected, or merged).
         self.lane.release_retrying([r.index for r in retried])
         progress.finish_when([*work, *([previous] if previous is not None else [])])
@@ -220,18 +227,13 @@ class BatchLoader:
             return choose_api(size, plan.operation)
         return plan.api_type
 
-    def _dedupe(self, prepared: list[PreparedRecord]) -> tuple[list[PreparedRecord], int]:
-        """The last valid record wins per matching key: Zoho must not see one key twice in a batch, and
-        an older record must not land after a newer one. Records rejected by the checks never win."""
-        latest: dict[str, int] = {}
-        for position, record in enumerate(prepared):
-            if record.key is not None:
-                latest[fold_key(record.key)] = position
-        if len(latest) == len(prepared):
-            return prepared, 0
-        keep = set(latest.values())
-        kept = [r for i, r in enumerate(prepared) if r.key is None or i in keep]
-        return kept, len(prepared) - len(kept)
+    def _next_versions(
+        self, attempted: list[int], landed: set[int], earlier: Versions
+    ) -> list[PreparedRecord]:
+        retry, superseded = next_versions(attempted, landed, earlier)
+        if superseded:
+            self.parts.summary.add(self.stream_name, merged=superseded)
+        return retry
 
     def _convert(self, records: Iterable[RecordSource]) -> list[PreparedRecord]:
         """Convert to Zoho's formats and check locally (CPU only: done on the lane thread). A spooled
@@ -240,6 +242,10 @@ class BatchLoader:
         converter = self.plan.converter
         key_field = self.plan.key_field
         hard_delete = self.parts.settings.hard_delete
+        # An upsert must carry a value in one of the fields Zoho matches on (else it is a blind insert).
+        keyless_check = self.plan.operation == "upsert" and not self.plan.options.allow_keyless_inserts
+        mapped = {meta.api_name for meta in self.plan.mapper.mapping.values()}
+        match_fields = [f for f in converter.key_fields if f in mapped]
         for item in records:
             record = unpack(item)
             index = record[SEQ_MARK]
@@ -274,29 +280,54 @@ class BatchLoader:
             key = payload.get(key_field) if key_field else None
             if deleting and key is None:  # an insert stream's delete: found by its reconcile field
                 key = next(iter(payload.values()))
+            if (
+                not deleting
+                and keyless_check
+                and not any(has_key_value(payload.get(f)) for f in match_fields)
+            ):
+                self.reject(record, self._missing_key(match_fields))
+                continue
             prepared.append(
                 PreparedRecord(
                     index=index,
                     source=item,
                     payload=payload,
-                    key=None if is_empty(key) else str(key),
+                    key=str(key) if has_key_value(key) else None,
                 )
             )
         return prepared
 
+    def _missing_key(self, match_fields: list[str]) -> ZohoError:
+        """An upsert with nothing to match on would be a new Zoho record on every run (issue 13)."""
+        fields = ", ".join(match_fields) or "none are mapped"
+        return ZohoError(
+            "MISSING_KEY",
+            f"upsert record has no value to match on (fields Zoho matches {self.plan.module.api_name} on: "
+            f"{fields}): it would be inserted again on every run. Give it a value in one of them, or set "
+            f"streams.{self.stream_name}.allow_keyless_inserts to true to insert such records.",
+            {"match_fields": match_fields},
+        )
+
     def _write_rest(
-        self, prepared: list[PreparedRecord], progress: BatchProgress, *, resolved: bool = False
+        self,
+        prepared: list[PreparedRecord],
+        earlier: Versions,
+        progress: BatchProgress,
+        *,
+        resolved: bool = False,
     ) -> list[Future[Any]]:
         """Chunks of 100 go to the shared pool at once, where their lookups are resolved and they are
         sent; the lane goes on to the next batch meanwhile, so Zoho's concurrency stays filled across
         batch boundaries and the pool threads only wait on the network.
 
         Order per key still holds: a chunk waits for the earlier chunks of this stream that carry one of
-        its keys (the key fence), and for a Bulk job of the previous batch, if any."""
+        its keys (the key fence), and for a Bulk job of the previous batch, if any. A chunk covers the
+        sequence numbers of the records merged into its own (STATE must not pass them before it is done)."""
         writer = self.rest_writer()
         size = REST_RECORDS_PER_CALL
         chunks = [prepared[i : i + size] for i in range(0, len(prepared), size)]
-        progress.start([chunk[0].index for chunk in chunks])
+        versions = [{r.index: earlier[r.index] for r in chunk if r.index in earlier} for chunk in chunks]
+        progress.start([lowest_index(chunk, older) for chunk, older in zip(chunks, versions, strict=True)])
         after_bulk = self.lane.previous if self.lane.previous_api == "bulk" else None
         if after_bulk is not None:
             after_bulk.exception()  # on the lane, not on a pool thread: a Bulk job can take minutes
@@ -305,7 +336,7 @@ class BatchLoader:
             keys = [fold_key(r.key) for r in chunk if r.key is not None]
             waits = {f for k in keys if (f := self.lane.fence.get(k)) is not None and not f.done()}
             future = self.parts.pool.submit(
-                self._rest_chunk, writer, chunk, progress, number, waits, resolved
+                self._rest_chunk, writer, chunk, versions[number], progress, number, waits, resolved
             )
             for key in keys:
                 self.lane.fence[key] = future
@@ -318,29 +349,55 @@ class BatchLoader:
         self,
         writer: RestWriter,
         converted: list[PreparedRecord],
+        earlier: Versions,
         progress: BatchProgress,
         number: int,
         waits: set[Future[Any]],
         resolved: bool = False,
     ) -> None:
-        for earlier in waits:
-            earlier.result()  # an earlier write of one of these keys failed: this one must not overtake it
+        for fence in waits:
+            fence.result()  # an earlier write of one of these keys failed: this one must not overtake it
+        self.parts.keeper.raise_if_failed()
+        self._write_versions(converted, earlier, writer, resolved=resolved)
+        progress.chunk_done(number)
+
+    def _write_versions(
+        self,
+        records: list[PreparedRecord],
+        earlier: Versions,
+        writer: RestWriter,
+        *,
+        resolved: bool = False,
+    ) -> None:
+        """Write `records` through REST, then the earlier versions of those that were rejected, until
+        each key has landed or run out of versions. `resolved`: the first records' lookups were already
+        resolved on the lane (with the read of what Zoho holds); earlier versions are resolved here."""
+        while records:
+            landed = self._rest_write(writer, records, resolved=resolved)
+            records = self._next_versions([r.index for r in records], landed, earlier)
+            resolved = False
+
+    def _rest_write(
+        self, writer: RestWriter, converted: list[PreparedRecord], *, resolved: bool = False
+    ) -> set[int]:
+        """Resolve and write one REST call's records; the indices that landed (or would, in a dry run)."""
         parts = self.parts
-        parts.keeper.raise_if_failed()
         prepared = converted if resolved else self._resolve(converted)
-        if prepared and parts.settings.dry_run:
+        if not prepared:
+            return set()
+        if parts.settings.dry_run:
             parts.summary.add(self.stream_name, would_write=len(prepared))
             if not resolved:
                 self._plan_unread(prepared)
-        elif prepared:
-            outcomes = writer.write_chunk(prepared)
-            parts.summary.add(self.stream_name, api_calls=1)
-            self._record_outcomes(prepared, outcomes, api="rest")
-        progress.chunk_done(number)
+            return {p.index for p in prepared}
+        outcomes = writer.write_chunk(prepared)
+        parts.summary.add(self.stream_name, api_calls=1)
+        return self._record_outcomes(prepared, outcomes, api="rest")
 
     def _write_bulk(
         self,
         converted: list[PreparedRecord],
+        earlier: Versions,
         progress: BatchProgress,
         previous: Future[None] | None,
         *,
@@ -349,16 +406,26 @@ class BatchLoader:
         """This batch was converted while the previous batch's writes ran; its lookups and keys are
         resolved, and its job submitted, once those writes are done (they may have created the records
         it refers to). The lane then moves on; the batch counts as unfinished for STATE until its job's
-        results are recorded."""
+        results are recorded. Earlier versions of keys whose record was rejected go through REST (few)."""
         keys = self._wait_for_earlier_writes(converted, previous)
         parts = self.parts
+        if self.plan.operation == "upsert" and self.plan.key_field:
+            # A Bulk job matches on its one `find_by` field; a record without a value there but with one
+            # in another field Zoho matches on goes through REST, whose upsert tries them all (few).
+            by_rest = [r for r in converted if r.key is None]
+            if by_rest:
+                converted = [r for r in converted if r.key is not None]
+                self._write_versions(by_rest, earlier, self.rest_writer(), resolved=resolved)
         prepared = converted if resolved else self._resolve(converted)
         if not prepared or parts.settings.dry_run:
             parts.summary.add(self.stream_name, would_write=len(prepared) if prepared else 0)
             if prepared and not resolved:
                 self._plan_unread(prepared)
+            landed = {p.index for p in prepared} if parts.settings.dry_run else set()
+            retry = self._next_versions(list(earlier), landed, earlier)
+            self._write_versions(retry, earlier, self.rest_writer())
             return []
-        progress.start([prepared[0].index])
+        progress.start([lowest_index(prepared, earlier)])
         job = self.bulk_writer().submit(prepared)
         # While Zoho runs the job (minutes), keep only what its results need: the spooled source for
         # rejects, and the payload only when written records are cached for lookups.
@@ -369,7 +436,10 @@ class BatchLoader:
 
         def record(finished: Future[list[Outcome]]) -> None:
             try:
-                self._record_outcomes(waiting, finished.result(), api="bulk")
+                landed = self._record_outcomes(waiting, finished.result(), api="bulk")
+                retry = self._next_versions(list(earlier), landed, earlier)
+                if retry:  # on the job's thread: its batch is not done before these are
+                    self._write_versions(retry, earlier, self.rest_writer())
                 progress.chunk_done(0)
                 recorded.set_result(None)
             except BaseException as exc:
@@ -406,6 +476,26 @@ class BatchLoader:
         if len(self.lane.fence) > FENCE_PRUNE_AT:
             self.lane.fence = {k: f for k, f in self.lane.fence.items() if not f.done()}
         return keys
+
+    def _resolve_with(
+        self, prepared: list[PreparedRecord], earlier: Versions, existing: Existing
+    ) -> list[PreparedRecord]:
+        """On the lane, with the read of what Zoho holds: resolve lookups and keys, fall back to the
+        earlier version of a key whose winner was rejected (or parked), and drop what is unchanged (its
+        earlier versions are superseded by a record that is in Zoho as sent)."""
+        resolved: list[PreparedRecord] = []
+        records = prepared
+        while records:
+            kept = self._resolve(records, find=existing.ids)
+            kept_indices = {r.index for r in kept}
+            resolved.extend(kept)
+            failed = [r.index for r in records if r.index not in kept_indices]
+            records = self._next_versions(failed, set(), earlier)
+        keep = self._drop_unchanged(resolved, existing)
+        kept_indices = {r.index for r in keep}
+        unchanged = [r.index for r in resolved if r.index not in kept_indices]
+        self._next_versions(unchanged, set(unchanged), earlier)
+        return keep
 
     def _resolve(self, converted: list[PreparedRecord], *, find: Any = None) -> list[PreparedRecord]:
         if not converted:
@@ -613,7 +703,11 @@ class BatchLoader:
                 )
             return self._existing
 
-    def _record_outcomes(self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str) -> None:
+    def _record_outcomes(
+        self, prepared: list[PreparedRecord], outcomes: list[Outcome], *, api: str
+    ) -> set[int]:
+        """Rejects to the file, counts to the summary; answers the indices that landed in Zoho."""
+        landed: set[int] = set()
         by_index = {p.index: p for p in prepared}
         parts = self.parts
         module = self.plan.module
@@ -626,6 +720,7 @@ class BatchLoader:
                     record.source, outcome.error or ZohoError("REJECTED", "rejected by Zoho"), api=api
                 )
             else:
+                landed.add(outcome.index)
                 if outcome.status == "inserted":
                     inserted += 1
                 else:
@@ -633,6 +728,7 @@ class BatchLoader:
                 if outcome.record_id and remembers:
                     parts.lookups.remember_record(module, record.payload, outcome.record_id)
         parts.summary.add(self.stream_name, inserted=inserted, updated=updated)
+        return landed
 
     def reject(
         self,

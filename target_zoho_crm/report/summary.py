@@ -170,6 +170,12 @@ class RunSummary:
                     f"{s.stream[:28]}: unchanged {s.unchanged}, {deleted}, delete keys not found "
                     f"{s.delete_missing}, credits spent reading what Zoho holds {s.read_credits}"
                 )
+        for s in self.streams.values():
+            if s.merged:
+                out.append(
+                    f"{s.stream}: {s.merged} records superseded by a later version of their key in the same"
+                    " batch, which landed (read = inserted + updated + unchanged + rejected + superseded)"
+                )
         if self.input_errors:
             out.append(f"input lines rejected (not valid Singer messages): {self.input_errors}")
         elapsed = self.elapsed()

@@ -97,6 +97,14 @@ _STREAM_OPTIONS = th.ObjectType(
         allowed_values=list(API_TYPES),
         description="Overrides the global `api_type` for this stream.",
     ),
+    th.Property(
+        "allow_keyless_inserts",
+        th.BooleanType,
+        default=False,
+        description="Upsert only: a record with no value in any field Zoho matches on (key empty, null or "
+        "only spaces) is inserted as a new record instead of being rejected with MISSING_KEY. Off by "
+        "default: such a record would be inserted again on every run.",
+    ),
 )
 
 
@@ -210,7 +218,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "streams",
         th.ObjectType(additional_properties=_STREAM_OPTIONS),
         description="Per-stream options keyed by stream name: module, operation, duplicate_check_fields, "
-        'external_id_field, field_map, api_type. The key "*" applies to every stream without an entry '
+        'external_id_field, field_map, api_type, allow_keyless_inserts. The key "*" applies to every stream without an entry '
         "of its own.",
     ),
     th.Property(

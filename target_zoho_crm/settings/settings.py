@@ -91,6 +91,7 @@ class StreamOptions:
     external_id_field: str | None = None
     field_map: dict[str, str] = field(default_factory=dict)
     api_type: str = _default("api_type")
+    allow_keyless_inserts: bool = False  # an upsert with no value to match on is inserted, not rejected
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stream_name: str) -> StreamOptions:
@@ -114,6 +115,7 @@ class StreamOptions:
             external_id_field=raw.get("external_id_field") or None,
             field_map=dict(raw.get("field_map") or {}),
             api_type=api_type,
+            allow_keyless_inserts=raw.get("allow_keyless_inserts") is True,
         )
 
 

@@ -57,6 +57,11 @@ LOGGER = logging.getLogger("target_zoho_crm.bulk")
 
 CSV_BYTES_BUDGET = BULK_FILE_BYTES - 1024 * 1024  # the CSV itself stays under 25 MB with room for the zip
 DONE_STATES = frozenset({"COMPLETED", "FAILED"})
+# Zoho's documented in-progress statuses (job-details.html: ADDED → `IN PROGRESS`, with a space →
+# COMPLETED or FAILED; older pages spell it INPROGRESS); the others are kept for safety.
+RUNNING_STATES = frozenset(
+    {"ADDED", "QUEUED", "IN PROGRESS", "INPROGRESS", "IN_PROGRESS", "SCHEDULED", "RUNNING"}
+)
 JOB_FAILED = "BULK_JOB_FAILED"
 NOT_SUPPORTED = "BULK_NOT_SUPPORTED"
 RESULT_MISSING = "BULK_RESULT_MISSING"
@@ -92,6 +97,15 @@ class _Part:
     data: bytes = b""
     name: str = ""
     job_ids: list[str] = field(default_factory=list)
+
+
+def job_phase(status: str) -> str:
+    """A job status as the poller acts on it: "done" (COMPLETED / FAILED), "running" (one of Zoho's
+    in-progress statuses) or "unknown" (logged, and polled on as if running)."""
+    status = status.strip().upper()
+    if status in DONE_STATES:
+        return "done"
+    return "running" if status in RUNNING_STATES else "unknown"
 
 
 class BulkWriter:
@@ -380,7 +394,7 @@ class BulkWriter:
             raise BulkJobError(
                 ZohoError(MAYBE_WRITTEN, f"the Bulk Write job request got no answer ({exc.reason})"), retry
             ) from None
-        status = str(details.get("status") or "").upper()
+        status = str(details.get("status") or "").strip().upper()
         if status != "COMPLETED":
             with self._stats_lock:
                 self.jobs_failed += 1
@@ -471,12 +485,24 @@ class BulkWriter:
         """Job details once COMPLETED or FAILED, polling at growing intervals up to the ceiling."""
         interval = self.poll_initial_interval
         started = time.monotonic()
+        unknown: set[str] = set()
         while True:
             details = self.client.get_json(f"/write/{job_id}", base="bulk") or {}
             self.on_poll(job_id, details)
-            status = str(details.get("status") or "").upper()
-            if status in DONE_STATES:
+            status = str(details.get("status") or "").strip().upper()
+            phase = job_phase(status)
+            if phase == "done":
                 return dict(details)
+            if phase == "unknown" and status not in unknown:
+                # Still polled (a job that may be running must never be run twice), up to bulk_job_timeout.
+                unknown.add(status)
+                LOGGER.warning(
+                    "%s: Bulk Write job %s reports status %r, which is not one Zoho documents; treating it"
+                    " as still running (bulk_job_timeout bounds the wait)",
+                    self.module.api_name,
+                    job_id,
+                    status or "(none)",
+                )
             if self.job_timeout is not None and time.monotonic() - started > self.job_timeout:
                 return {"status": f"TIMED_OUT ({status or 'unknown'})"}
             if self.should_stop():

@@ -155,7 +155,7 @@ def test_bulk_split_reads_job_intervals_from_the_timeline() -> None:
     calls = [
         Call("POST", "/crm/v4/upload", 0.0, 1.0, 200),
         Call("POST", "/crm/bulk/v4/write", 1.0, 1.5, 201, {"details": {"id": "7"}}),
-        Call("GET", "/crm/bulk/v4/write/7", 2.0, 2.1, 200, {"status": "INPROGRESS"}),
+        Call("GET", "/crm/bulk/v4/write/7", 2.0, 2.1, 200, {"status": "IN PROGRESS"}),
         Call("GET", "/crm/bulk/v4/write/7", 4.0, 4.2, 200, {"status": "COMPLETED"}),
         Call("GET", "/crm/bulk/v4/write/7/result", 4.3, 4.5, 200),
     ]

@@ -150,9 +150,7 @@ def test_tens_of_thousands_of_records_with_failed_rows(zoho: ZohoEmulator, clien
     for i in range(0, 30_000, 1_000):
         del records[i].payload["Last_Name"]  # mandatory on insert: MANDATORY_NOT_FOUND-Last_Name
     writer = writer_for(client, "Leads")
-    started = time.monotonic()
-    outcomes = writer.write(records)
-    elapsed = time.monotonic() - started
+    outcomes = writer.write(records)  # how fast: `make bench` (no timing in tests: the cores are shared)
     assert [o.index for o in outcomes] == [r.index for r in records]
     rejected = [o for o in outcomes if o.status == "rejected"]
     assert len(rejected) == 30
@@ -165,7 +163,6 @@ def test_tens_of_thousands_of_records_with_failed_rows(zoho: ZohoEmulator, clien
     assert stored[outcomes[1].record_id or ""]["Email"] == "lead1@example.com"
     assert stored[outcomes[2].record_id or ""]["Interests"] == ["Sports", "Travel"]
     assert writer.jobs_created == 2 and writer.credits_used == 1_000
-    assert elapsed < 45
 
     again = leads(200)
     for r in again:
@@ -334,11 +331,10 @@ def test_split_by_rows_and_bytes_keeps_input_order(zoho: ZohoEmulator, client: Z
 
 def test_submit_returns_at_once_and_bounds_jobs_in_flight(zoho: ZohoEmulator, client: ZohoClient) -> None:
     """The sink keeps reading while a job runs; with one job in flight, the next submit waits."""
-    zoho.state.config.bulk_rows_per_second = 500
+    zoho.state.config.bulk_rows_per_second = 100  # a 3 s job: submit returns long before it is done
     writer = writer_for(client, "Leads", operation="insert", max_jobs_in_flight=1)
-    started = time.monotonic()
     first = writer.submit(leads(300))
-    assert time.monotonic() - started < 0.5 and not first.done()
+    assert not first.done()
     second_submitted = threading.Event()
 
     def submit_second() -> None:

@@ -8,7 +8,6 @@ https://www.zoho.com/crm/developer/docs/api/v8/insert-records.html and the error
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -536,9 +535,6 @@ def test_conversion_is_compiled_once_and_fast() -> None:
         "Date_of_Birth": date(1990, 1, 1),
         "Follow_Up": datetime(2024, 1, 1, 12, 0),
     }
-    start = time.perf_counter()
-    for _ in range(20_000):
+    for _ in range(20_000):  # how fast: `make bench` (no timing in tests: the cores are shared)
         payload, errors = conv.convert(record)
-    elapsed = time.perf_counter() - start
     assert errors == [] and payload["Follow_Up"] == "2024-01-01T12:00:00+01:00"
-    assert elapsed < 4.0, f"20k records took {elapsed:.2f}s"
