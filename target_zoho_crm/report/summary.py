@@ -173,7 +173,7 @@ class RunSummary:
         for s in self.streams.values():
             if s.merged:
                 out.append(
-                    f"{s.stream}: {s.merged} records superseded by a later version of their key in the same"
+                    f"{s.stream}: {plural(s.merged, 'record')} superseded by a later version of their key in the same"
                     " batch, which landed (read = inserted + updated + unchanged + rejected + superseded)"
                 )
         if self.input_errors:

@@ -179,6 +179,40 @@ def test_a_valid_version_is_written_when_its_successor_is_rejected(
     assert run.states[-1] == {"position": 3}
 
 
+@pytest.mark.parametrize("api_type", ["rest", "bulk"])
+def test_a_valid_version_is_written_when_its_successor_is_rejected_into_a_module_that_holds_records(
+    emulator: Any, target_config: dict[str, Any], tmp_path: Path, api_type: str
+) -> None:
+    """The same break into a module that already holds records: lookups and keys are then resolved on
+    the lane with the read of what Zoho holds (skip_unchanged), and the fallback to the last valid
+    version must hold there too; an unchanged record is skipped and its earlier version superseded."""
+    account = emulator.add_record("Accounts", {"Account_Name": "Zylker"})
+    emulator.add_record("Contacts", {"Last_Name": "M", "Email": "m@x.test", "Account_Name": {"id": account}})
+    messages: list[Any] = [
+        schema("contacts", CONTACT_PROPERTIES, ["id"]),
+        record("contacts", {"id": 1, "last_name": "K", "email": "k@x.test", "account_name": "Zylker"}),
+        record("contacts", {"id": 3, "last_name": "Old", "email": "m@x.test", "account_name": "Zylker"}),
+        state({"position": 2}),
+        record("contacts", {"id": 1, "last_name": "K", "email": "k@x.test", "account_name": "Nobody Inc"}),
+        record("contacts", {"id": 3, "last_name": "M", "email": "m@x.test", "account_name": "Zylker"}),
+        state({"position": 4}),
+    ]
+    run = _run(fault_config(target_config, tmp_path, api_type=api_type), messages, tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    contacts = {r["Email"]: r for r in emulator.records("Contacts")}
+    assert sorted(contacts) == ["k@x.test", "m@x.test"]
+    assert contacts["k@x.test"]["Account_Name"]["id"] == account
+    assert contacts["m@x.test"]["Last_Name"] == "M"
+    rows = read_rejects(tmp_path / "rejects.jsonl")
+    assert [(r["record"]["account_name"], r["code"]) for r in rows] == [("Nobody Inc", "INVALID_DATA")]
+    row = summary_row(run.stderr, "contacts")
+    assert (row["read"], row["inserted"] + row["updated"], row["rejected"]) == (4, 1, 1)
+    assert "contacts: unchanged 1," in run.stderr
+    assert "contacts: 1 record superseded" in run.stderr
+    assert run.states[-1] == {"position": 4}
+
+
 def test_versions_merged_into_one_that_landed_are_counted_as_superseded(
     emulator: Any, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
