@@ -21,7 +21,6 @@ on its key fence first).
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,18 +29,16 @@ from typing import Any
 
 from target_zoho_crm.errors import LookupQueryError, ZohoAPIError
 from target_zoho_crm.load.keys import fold_key
-from target_zoho_crm.load.lookups import coql_quote
 from target_zoho_crm.model import ModuleInfo, PreparedRecord, is_key_value
 from target_zoho_crm.transform.compare import COQL_SELECT_MAX, RecordComparer
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.credits import COQL_BANDS, COQL_PAGE, coql_credits, coql_in_max, coql_rows_max
+from target_zoho_crm.zoho.query import COQL_NUMERIC_TYPES, coql_in_conditions
 
 __all__ = ["READ_MODES", "SCAN_SHARE", "Existing", "ExistingReader", "Held", "scan_credits", "scan_page"]
 
 READ_MODES = ("auto", "in", "scan")
 SCAN_SHARE = 0.5  # `auto` scans once the `in` queries would have spent half of the scan's cost
-_NUMERIC_TYPES = frozenset({"integer", "bigint", "double", "currency", "percent", "decimal"})
-_NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,16 +253,11 @@ class ExistingReader:
 
     def _read_field(self, field: str, values: Sequence[str]) -> dict[str, list[Held]]:
         meta = self.module.fields.get(field)
-        numeric = field == "id" or (meta is not None and meta.data_type in _NUMERIC_TYPES)
-        if numeric:  # numbers are bare in COQL; a value that is not a number matches nothing
-            values = [v for v in values if _NUMBER_RE.match(v.strip())]
+        numeric = field == "id" or (meta is not None and meta.data_type in COQL_NUMERIC_TYPES)
         wanted = {fold_key(v) for v in values}
         found: dict[str, list[Held]] = defaultdict(list)
         columns = ", ".join(self.columns)
-        for start in range(0, len(values), self.in_max):
-            chunk = values[start : start + self.in_max]
-            literals = ", ".join(v.strip() if numeric else coql_quote(v) for v in chunk)
-            where = f"{field} = {literals}" if len(chunk) == 1 else f"{field} in ({literals})"
+        for where in coql_in_conditions(field, values, numeric=numeric, per_call=self.in_max):
             offset = 0
             while True:
                 query = f"select {columns} from {self.module.api_name} where {where} limit {COQL_PAGE}"

@@ -18,7 +18,6 @@ Errors (in the rejects file):
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +29,7 @@ from target_zoho_crm.load.keys import fold_key
 from target_zoho_crm.model import USERS, LookupRef, ModuleInfo, PreparedRecord, ZohoError, is_key_value
 from target_zoho_crm.zoho.client import ZohoClient
 from target_zoho_crm.zoho.credits import COQL_IN_MAX, COQL_PAGE, RECORDS_PER_PAGE, SEARCH_CRITERIA_MAX
+from target_zoho_crm.zoho.query import COQL_NUMERIC_TYPES, coql_in_conditions, coql_quote
 
 __all__ = [
     "AMBIGUOUS_KEY",
@@ -47,8 +47,6 @@ __all__ = [
 ]
 
 AMBIGUOUS_LOOKUP = "AMBIGUOUS_LOOKUP"
-_NUMERIC_TYPES = frozenset({"integer", "bigint", "double", "currency", "percent"})
-_NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 AMBIGUOUS_KEY = "AMBIGUOUS_KEY"
 NO_MATCH_MESSAGE = "the value given for the lookup field seems to be invalid"
 
@@ -66,11 +64,6 @@ _PEOPLE = frozenset({"Leads", "Contacts"})
 
 class _Catalog(Protocol):
     def find(self, api_name: str) -> ModuleInfo | None: ...
-
-
-def coql_quote(value: str) -> str:
-    """A COQL string literal: single quotes, with `\\` and `'` escaped by a backslash."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def search_escape(value: str) -> str:
@@ -360,12 +353,9 @@ class LookupResolver:
         """`select id, F from M where F in (...)`, as many values a call as the API version takes (50
         through v6, 100 from v7), paged by OFFSET."""
         rows: list[dict[str, Any]] = []
-        numeric = self._data_type(module, field) in _NUMERIC_TYPES
-        if numeric:  # numbers are written bare in COQL; a value that is not a number matches nothing
-            values = [v for v in values if _NUMBER_RE.match(str(v).strip())]
-        for chunk in _chunks(values, self.client.version.coql_in_values):
-            literals = ", ".join(str(v).strip() if numeric else coql_quote(v) for v in chunk)
-            where = f"{field} = {literals}" if len(chunk) == 1 else f"{field} in ({literals})"
+        numeric = self._data_type(module, field) in COQL_NUMERIC_TYPES
+        per_call = self.client.version.coql_in_values
+        for where in coql_in_conditions(field, values, numeric=numeric, per_call=per_call):
             offset = 0
             while True:
                 query = f"select id, {field} from {module} where {where} limit {COQL_PAGE}"
