@@ -270,7 +270,9 @@ def show_rejects() -> int:
     rows = []
     if REJECTS.exists():
         rows = [json.loads(line) for line in REJECTS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    say(f"\nRejected ({len(rows)} rows in {rel(REJECTS)}):")
+    # The file also holds one schema row per stream and run (what a replay needs): not a rejected record.
+    rows = [row for row in rows if row.get("kind") != "schema"]
+    say(f"\nRejected ({len(rows)} row{'' if len(rows) == 1 else 's'} in {rel(REJECTS)}):")
     for row in rows:
         record = row.get("record") if isinstance(row.get("record"), dict) else {}
         who = record.get("email") or record.get("Email") or record.get("last_name") or "?"
