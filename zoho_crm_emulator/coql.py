@@ -527,7 +527,8 @@ ALLOWED_OPS = {
 }  # fmt: skip
 
 
-def _family(data_type: str) -> str:
+def type_family(data_type: str) -> str:
+    """The family of operators a field type takes in COQL and in Search criteria alike."""
     if data_type in NUMBER_TYPES or data_type in DATE_TYPES:
         return "number"
     if data_type in LOOKUP_TYPES:
@@ -574,7 +575,7 @@ class _Evaluator:
                 f"maximum of {self.max_in} values allowed for in/not in",
                 {"limit": self.max_in, "clause": "where", "operator": node.op},
             )
-        family = _family(col.data_type)
+        family = type_family(col.data_type)
         if node.op not in ALLOWED_OPS[family]:
             raise CoqlError(
                 "INVALID_QUERY",

@@ -16,13 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .coql import NUMBER_TYPES, type_family
+
 MAX_CRITERIA = 10
 _JOIN_RE = re.compile(r"(?:and|or)(?=[\s(])", re.IGNORECASE)
 
 TEXT_TYPES = {"text", "email", "phone", "website", "picklist", "autonumber", "textarea", "formula"}
-NUMBER_TYPES = {"integer", "bigint", "double", "currency", "percent"}
-DATE_TYPES = {"date", "datetime"}
-LOOKUP_TYPES = {"lookup", "ownerlookup", "userlookup", "multi_module_lookup"}
 OPERATORS = {
     "text": {"equals", "not_equal", "starts_with", "in"},
     "number": {"equals", "not_equal", "greater_than", "greater_equal", "less_than", "less_equal", "between", "in"},
@@ -154,16 +153,6 @@ def parse_criteria(criteria: str) -> Criterion | Group:
 
 
 # --- matching -------------------------------------------------------------------------------------------
-def _family(data_type: str) -> str:
-    if data_type in NUMBER_TYPES or data_type in DATE_TYPES:
-        return "number"
-    if data_type in LOOKUP_TYPES:
-        return "lookup"
-    if data_type == "boolean":
-        return "boolean"
-    if data_type == "multiselectpicklist":
-        return "multiselect"
-    return "text"
 
 
 def _norm(value: Any, data_type: str) -> str:
@@ -213,7 +202,7 @@ class _Matcher:
             raise _invalid("invalid field", api_name=node.field)
         if meta.get("searchable") is False:
             raise _invalid("the field is not available for search", api_name=node.field)
-        family = _family(str(meta.get("data_type") or "text"))
+        family = type_family(str(meta.get("data_type") or "text"))
         if node.operator not in OPERATORS[family]:
             raise _invalid("invalid operator found", api_name=node.field, operator=node.operator)
         if node.operator == "between" and len(node.values) != 2:
